@@ -1,0 +1,133 @@
+"""Pure JSON encode/decode of the envelope; every failure is a :class:`ContractError`.
+
+Decoding checks, in order: size (``too_large``), JSON syntax (``not_json``), then the
+models of :mod:`.envelope` (``missing_field``, ``wrong_type``, ``unknown_field``,
+``unknown_kind``, ``out_of_range``, ``bad_value``), and finally the timestamp rules that
+need no clock: a synchronised ``ts`` below 10**11 is rejected as ``ts_in_seconds``
+(epoch seconds where milliseconds are expected). Rules that need the receiver's clock
+(too old, in the future) belong to the receiver, see :func:`facility_gateway.mapping`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from facility_contracts.envelope import EVENT_KINDS, Ack, Event, Status
+from facility_contracts.errors import ContractError
+
+#: Largest accepted event or status message, bytes.
+MAX_MESSAGE_BYTES = 8192
+#: Largest accepted acknowledgement (up to 5,000 ids), bytes.
+MAX_ACK_BYTES = 400_000
+#: A synchronised ``ts`` below this (ms) is epoch seconds sent by mistake (1973-03-03 in ms).
+SECONDS_SUSPECT_BELOW_MS = 10**11
+
+_EVENT = TypeAdapter(Event)
+
+_REASONS = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "union_tag_invalid": "unknown_kind",
+    "union_tag_not_found": "missing_field",
+    "literal_error": "bad_value",
+    "string_pattern_mismatch": "bad_value",
+    "json_invalid": "not_json",
+    "json_type": "not_json",
+    "model_type": "wrong_type",
+    "model_attributes_type": "wrong_type",
+    "finite_number": "not_finite",
+}
+
+
+def _reason(err_type: str) -> str:
+    if err_type in _REASONS:
+        return _REASONS[err_type]
+    if err_type.endswith("_type") or err_type.endswith("_parsing"):
+        return "wrong_type"
+    if err_type.startswith(("greater_than", "less_than", "too_long", "too_short")):
+        return "out_of_range"
+    return "bad_value"
+
+
+def _from_validation(exc: ValidationError) -> ContractError:
+    first = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in first["loc"]]
+    if loc and loc[0] in EVENT_KINDS:
+        loc = loc[1:]  # the discriminated union puts the kind first
+    field = "kind" if first["type"] == "union_tag_invalid" else ".".join(loc)
+    value = first.get("input")
+    if first["type"] == "missing":
+        value = None
+    elif first["type"] == "union_tag_invalid":
+        value = first.get("ctx", {}).get("tag")
+    return ContractError(_reason(first["type"]), first["msg"], field=field, value=value)
+
+
+def _check_size(data: bytes | str, limit: int = MAX_MESSAGE_BYTES) -> None:
+    if len(data) > limit:
+        raise ContractError("too_large", f"message over {limit} bytes", value=len(data))
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Decode one event message.
+
+    Args:
+        data: the MQTT payload (UTF-8 JSON).
+
+    Returns:
+        A :class:`~.envelope.DoorCrossing`, :class:`~.envelope.DeviceNotice` ... by ``kind``.
+
+    Raises:
+        ContractError: with ``reason`` naming what is wrong and ``field``/``value``.
+    """
+    _check_size(data)
+    try:
+        event = _EVENT.validate_json(data)
+    except ValidationError as exc:
+        raise _from_validation(exc) from exc
+    if event.synced and event.ts < SECONDS_SUSPECT_BELOW_MS:
+        raise ContractError("ts_in_seconds", "synchronised ts must be epoch milliseconds",
+                            field="ts", value=event.ts)
+    return event
+
+
+def encode_event(event: Event, *, sent: int | None = None) -> bytes:
+    """Encode an event as compact UTF-8 JSON; ``sent`` (monotonic ms) overrides the field."""
+    if sent is not None:
+        event = event.model_copy(update={"sent": sent})
+    return event.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+def encode_ack(ids: list[str]) -> bytes:
+    """Encode a confirmation of stored event ids."""
+    return Ack(ids=ids).model_dump_json().encode()
+
+
+def decode_ack(data: bytes | str) -> Ack:
+    """Decode a confirmation. Raises :class:`ContractError`."""
+    _check_size(data, MAX_ACK_BYTES)
+    try:
+        return Ack.model_validate_json(data)
+    except ValidationError as exc:
+        raise _from_validation(exc) from exc
+
+
+def encode_status(status: Status) -> bytes:
+    """Encode a status message (retained, and the last will with ``state`` offline)."""
+    return status.model_dump_json(exclude_none=True).encode()
+
+
+def decode_status(data: bytes | str) -> Status:
+    """Decode a status message. Raises :class:`ContractError`."""
+    _check_size(data)
+    try:
+        return Status.model_validate_json(data)
+    except ValidationError as exc:
+        raise _from_validation(exc) from exc
+
+
+def as_dict(event: Event) -> dict[str, Any]:
+    """The event as the JSON object it is on the wire."""
+    return event.model_dump(by_alias=True, exclude_none=True)

@@ -1,0 +1,127 @@
+"""Message envelope and payloads, version 1.
+
+Every event a device or edge agent publishes is one JSON object::
+
+    {"v": 1, "id": "...", "device": "dc-main", "boot": "...", "seq": 42,
+     "ts": 1764403200123, "mono": 5123, "synced": true,
+     "kind": "door.crossing", "body": {"in": 2, "out": 0, "space": "culture-1"}}
+
+- ``id``: event id, unique forever (the edge makes a UUID); dedupe key end to end.
+- ``boot`` + ``seq``: the publisher's boot id and a per-boot sequence number starting at
+  1 with no gaps, so a missing event shows as a gap.
+- ``ts``: device wall-clock time, UTC, integer milliseconds since the Unix epoch.
+- ``mono``: monotonic milliseconds since the publisher booted.
+- ``synced``: whether the publisher's wall clock was synchronised (NTP) when ``ts`` was taken.
+- ``sent``: optional monotonic milliseconds of the same boot at the moment of (re)sending;
+  lets a receiver estimate the event's time from its own clock as
+  ``received - (sent - mono)`` when ``synced`` is false.
+- ``kind`` selects the model of ``body``.
+
+Integers are integers: numbers as strings, floats for integer fields, NaN and unknown
+keys are rejected (strict validation). Status and acknowledgement messages are described
+by :class:`Status` and :class:`Ack`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from facility_contracts.ids import EventId, NodeId
+
+#: Largest integer that survives a round trip through a JSON double (2**53 - 1).
+MAX_SAFE_INT = 2**53 - 1
+
+BootId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Millis = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+
+class EventHeader(_Model):
+    """Fields common to every event (see the module docstring for units)."""
+
+    v: Literal[1] = 1
+    id: EventId
+    device: NodeId
+    boot: BootId
+    seq: Annotated[int, Field(ge=1, le=MAX_SAFE_INT)]
+    ts: Millis
+    mono: Millis
+    synced: bool
+    sent: Millis | None = None
+
+
+class DoorCrossingBody(_Model):
+    """People who crossed a door counter's line since the previous event.
+
+    ``in`` and ``out`` are people (counts >= 0, at most 100,000 in one event);
+    ``space`` is the id of the space the counter counts for (in = entering it).
+    """
+
+    in_: Annotated[int, Field(alias="in", ge=0, le=100_000)]
+    out: Annotated[int, Field(ge=0, le=100_000)]
+    space: NodeId
+
+
+class DoorCrossing(EventHeader):
+    """Door counter crossings (kind ``door.crossing``)."""
+
+    kind: Literal["door.crossing"] = "door.crossing"
+    body: DoorCrossingBody
+
+
+NoticeCode = Literal["power_cycle", "wrap", "frame_gap", "clock_step", "reconnected"]
+
+
+class DeviceNoticeBody(_Model):
+    """Something the edge noticed about a device: a power cycle, a counter wrap-around,
+    a gap in frame numbers, a wall-clock step, a reconnect after unplug."""
+
+    code: NoticeCode
+    detail: Annotated[str, Field(max_length=200)] = ""
+
+
+class DeviceNotice(EventHeader):
+    """Device notice (kind ``device.notice``)."""
+
+    kind: Literal["device.notice"] = "device.notice"
+    body: DeviceNoticeBody
+
+
+#: Any event; ``kind`` selects the model.
+Event = Annotated[DoorCrossing | DeviceNotice, Field(discriminator="kind")]
+EVENT_KINDS: tuple[str, ...] = ("door.crossing", "device.notice")
+
+
+class Ack(_Model):
+    """Gateway -> edge: these event ids are stored and may be deleted from the outbox."""
+
+    v: Literal[1] = 1
+    ids: Annotated[list[EventId], Field(min_length=1, max_length=5000)]
+
+
+class Status(_Model):
+    """Retained status of an edge agent or MQTT device; its last will has ``state`` offline.
+
+    Units: ``uptime_s`` seconds, ``outbox`` events waiting, ``disk_free_mb`` MiB,
+    ``heartbeat_s`` seconds between status messages (a status older than about three
+    heartbeats means the publisher is silent), ``ts`` UTC ms.
+    """
+
+    v: Literal[1] = 1
+    device: NodeId
+    state: Literal["online", "offline"]
+    boot: BootId | None = None
+    ts: Millis | None = None
+    uptime_s: Annotated[float, Field(ge=0)] | None = None
+    outbox: Annotated[int, Field(ge=0)] | None = None
+    synced: bool | None = None
+    disk_free_mb: Annotated[float, Field(ge=0)] | None = None
+    heartbeat_s: Annotated[float, Field(gt=0)] | None = None
+    software: Annotated[str, Field(max_length=40)] | None = None
+    devices: dict[str, Annotated[str, Field(max_length=40)]] | None = None

@@ -1,0 +1,86 @@
+"""The time-series schema: every measurement, tag and field the gateway writes.
+
+One table fixes each field's type, so a field never flips between integer and float
+(InfluxDB rejects a write whose field type differs from the shard's), and the dashboards
+may reference only what is listed here (a test checks every panel query against it).
+
+Timestamps are nanoseconds UTC. A device event's point time is its event time in ms
+times 10**6 plus ``seq % 10**6`` ns, so two events of one device in the same
+millisecond never overwrite each other (InfluxDB keeps one point per series and time).
+Source: InfluxDB line protocol reference (data types, duplicate points).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FieldType = Literal["int", "float", "bool", "str"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field: name, line-protocol type, unit and meaning."""
+
+    name: str
+    type: FieldType
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementSpec:
+    """One measurement: its tags (all strings) and fields."""
+
+    name: str
+    tags: tuple[str, ...]
+    fields: tuple[FieldSpec, ...]
+    description: str
+
+    def field(self, name: str) -> FieldSpec:
+        """The spec of field ``name``; KeyError when the measurement has none."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+
+DOOR_CROSSING = MeasurementSpec(
+    name="door_crossing",
+    tags=("site", "device", "space", "clock"),
+    fields=(
+        FieldSpec("in", "int", "people", "people who entered the space since the previous point"),
+        FieldSpec("out", "int", "people", "people who left the space since the previous point"),
+        FieldSpec("seq", "int", "", "the event's per-boot sequence number"),
+    ),
+    description="Door counter crossings, one point per event. clock: synced | unsynced | "
+    "estimated (device clock wrong, time estimated by the gateway from monotonic time).",
+)
+
+DEVICE_NOTICE = MeasurementSpec(
+    name="device_notice",
+    tags=("site", "device", "code"),
+    fields=(
+        FieldSpec("count", "int", "", "always 1: one notice"),
+        FieldSpec("seq", "int", "", "the event's per-boot sequence number"),
+    ),
+    description="Something the edge noticed about a device (power_cycle, wrap, frame_gap, "
+    "clock_step, reconnected).",
+)
+
+DEVICE_STATUS = MeasurementSpec(
+    name="device_status",
+    tags=("site", "device"),
+    fields=(
+        FieldSpec("online", "int", "", "1 online, 0 offline (last will)"),
+        FieldSpec("uptime_s", "float", "s", "seconds since the agent started"),
+        FieldSpec("outbox", "int", "events", "events waiting in the edge outbox"),
+        FieldSpec("disk_free_mb", "float", "MiB", "free disk space on the board"),
+        FieldSpec("synced", "int", "", "1 when the board's clock is NTP-synchronised"),
+    ),
+    description="Status and heartbeats of edge agents and MQTT devices.",
+)
+
+MEASUREMENTS: dict[str, MeasurementSpec] = {
+    m.name: m for m in (DOOR_CROSSING, DEVICE_NOTICE, DEVICE_STATUS)
+}

@@ -1,0 +1,1 @@
+"""facility_server."""
