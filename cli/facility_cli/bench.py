@@ -1,0 +1,42 @@
+"""``facility bench``: benchmarks that print figures (the last line is one JSON object).
+
+They are not timed tests: each measures its floor in the same run and reports ratios, so
+a slow or busy machine shows as low figures, not as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Benchmarks; the last line printed is one JSON object of figures.",
+                  no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def ingest(
+    events: Annotated[int, typer.Option(help="Events in the throughput runs.")] = 60_000,
+    devices: Annotated[int, typer.Option(help="Simulated devices (one publisher each).")] = 10,
+    gateways: Annotated[int, typer.Option(help="Gateway processes sharing the subscription.")] = 1,
+    latency_rate: Annotated[float, typer.Option(help="Events/s of the latency run.")] = 1000.0,
+    latency_s: Annotated[float, typer.Option(help="Length of the latency run, s.")] = 10.0,
+) -> None:
+    """Gateway throughput against a bare paho subscriber, and latency device -> stored."""
+    from facility_cli.bench_ingest import run
+
+    figures = run(events=events, devices=devices, gateways=gateways,
+                  latency_rate=latency_rate, latency_s=latency_s)
+    typer.echo(json.dumps(figures))
+
+
+@app.command()
+def edge(
+    outage_s: Annotated[float, typer.Option(help="Length of the simulated broker outage, s.")] = 600.0,
+    rate: Annotated[float, typer.Option(help="Events/s the board produces during the outage.")] = 20.0,
+) -> None:
+    """Edge agent memory, CPU per 1,000 events, and outbox drain rate after an outage."""
+    from facility_cli.bench_edge import run
+
+    typer.echo(json.dumps(run(outage_s=outage_s, rate=rate)))

@@ -1,0 +1,179 @@
+"""``facility bench ingest``: gateway throughput and latency on real Mosquitto and VictoriaMetrics.
+
+In one run on this machine:
+
+(a) the floor: a bare paho subscriber (QoS 1, persistent session, its own process) on a
+    fresh Mosquitto receiving the same pre-encoded events from the same publishers;
+(b) the gateway's sustained rate end to end: publish start to the last confirmation,
+    through decoding, dedupe, the InfluxDB write API (VictoriaMetrics) and acks;
+(c) latency device -> stored (confirmation received) at a paced rate.
+
+Lost and duplicated points are counted from VictoriaMetrics' raw samples.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from facility_cli.loadgen import Load, blast, make_load, paced
+from facility_cli.services import Mosquitto, VictoriaMetrics
+from facility_cli.vmexport import export
+from facility_contracts import topics
+from facility_contracts.codec import decode_ack
+
+
+def _client(client_id: str, clean: bool) -> mqtt.Client:
+    return mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+
+
+def _floor_subscriber(port: int, n: int, ready: Any, out: Any) -> None:
+    got = 0
+    done = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal got
+        got += 1
+        if got == n:
+            done.set()
+
+    c = _client("floor-sub", clean=False)
+    c.on_message = on_message
+    c.connect("127.0.0.1", port)
+    c.subscribe(topics.subscription("evt"), qos=1)
+    c.loop_start()
+    ready.set()
+    done.wait(600)
+    out.send((got, time.monotonic()))
+    c.loop_stop()
+
+
+def floor_rate(port: int, load: Load) -> float:
+    """Events/s a bare paho subscriber receives, publish start to last message."""
+    ctx = mp.get_context("spawn")
+    ready, (recv, send) = ctx.Event(), ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_floor_subscriber, args=(port, load.count, ready, send))
+    proc.start()
+    ready.wait(30)
+    time.sleep(0.5)
+    start = blast(port, load)
+    got, end = recv.recv()
+    proc.join(30)
+    if got != load.count:
+        raise RuntimeError(f"floor subscriber got {got} of {load.count}")
+    return load.count / (end - start)
+
+
+class AckWatcher:
+    """Records when each event id is confirmed on any ack topic (monotonic s)."""
+
+    def __init__(self, port: int) -> None:
+        self.at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._client = _client("bench-acks", clean=True)
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.subscribe(topics.subscription("ack"), qos=1)
+        self._client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        now = time.monotonic()
+        ids = decode_ack(msg.payload).ids
+        with self._lock:
+            for i in ids:
+                self.at.setdefault(i, now)
+
+    def wait(self, ids: list[str], timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(i in self.at for i in ids):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def start_gateways(n: int, broker: Mosquitto, vm: VictoriaMetrics, work: Path) -> list[subprocess.Popen[bytes]]:
+    """``n`` gateway processes in one shared-subscription group writing to ``vm``."""
+    procs = []
+    for i in range(n):
+        cfg = work / f"gateway-{i}.yaml"
+        cfg.write_text(
+            f"mqtt_port: {broker.port}\nmqtt_client_id: bench-gw-{i}\nshare_group: bench\n"
+            f"writer: influx\ninflux_url: {vm.url}\ninflux_query: victoriametrics\n"
+            f"dedupe_url: sqlite:///{work}/dedupe.sqlite\nstats_file: {work}/stats-{i}.json\n"
+            "log_level: WARNING\nqueue_max: 100000\n"
+        )
+        log = (work / f"gateway-{i}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "facility_cli.main", "gateway", "run",
+                                       "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT))
+    time.sleep(2.0)  # connect and subscribe before the load starts
+    return procs
+
+
+def stored_counts(vm: VictoriaMetrics, sites: list[str], expected: int) -> tuple[int, int]:
+    """(lost, duplicates) of door_crossing points for ``sites`` in VictoriaMetrics."""
+    sel = '{__name__="door_crossing_seq",site=~"%s"}' % "|".join(sites)
+    samples = list(export(vm.url, sel))
+    unique = {(s.label("device"), s.ts_ms, s.value) for s in samples}
+    return expected - len(unique), len(samples) - len(unique)
+
+
+def _pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
+
+
+def run(*, events: int, devices: int, gateways: int, latency_rate: float, latency_s: float) -> dict[str, Any]:
+    """Run (a), (b) and (c); return the figures."""
+    work = Path(tempfile.mkdtemp(prefix="fo-bench-ingest-"))
+    with Mosquitto(persistence=False) as fb:
+        raw = floor_rate(fb.port, make_load(events, devices, site="floor"))
+    with Mosquitto(persistence=False) as broker, VictoriaMetrics() as vm:
+        procs = start_gateways(gateways, broker, vm, work)
+        acks = AckWatcher(broker.port)
+        try:
+            load = make_load(events, devices, site="bench")
+            all_ids = [i for ids in load.ids.values() for i in ids]
+            start = blast(broker.port, load)
+            if not acks.wait(all_ids, 600):
+                raise RuntimeError(f"only {sum(i in acks.at for i in all_ids)} of {events} confirmed")
+            rate = events / (max(acks.at[i] for i in all_ids) - start)
+            lat_load = make_load(int(latency_rate * latency_s), devices, site="latency")
+            sent: dict[str, float] = {}
+            paced(broker.port, lat_load, latency_rate, sent)
+            lat_ids = list(sent)
+            acks.wait(lat_ids, 120)
+            lat_ms = [(acks.at[i] - sent[i]) * 1000 for i in lat_ids if i in acks.at]
+            lost, dups = stored_counts(vm, ["bench", "latency"], events + lat_load.count)
+        finally:
+            acks.close()
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(30)
+    return {
+        "events_per_s": round(rate, 1),
+        "raw_paho_events_per_s": round(raw, 1),
+        "ratio": round(rate / raw, 3),
+        "p50_ms": round(_pct(lat_ms, 0.5), 1),
+        "p99_ms": round(_pct(lat_ms, 0.99), 1),
+        "lost": lost,
+        "duplicates": dups,
+        "events": events,
+        "latency_events": lat_load.count,
+        "gateways": gateways,
+        "devices": devices,
+    }

@@ -1,0 +1,75 @@
+"""Alerts: list, acknowledge, resolve (the one lifecycle of facility_server.alerts)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+
+from facility_server.alerts import AlertStateError, acknowledge, resolve
+from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
+from facility_server.api.deps import CtxDep
+from facility_server.api.routes.helpers import load_child
+from facility_server.api.schemas.ops import AlertPublic, AlertResolve
+from facility_server.api.scope import visible_complex_ids
+from facility_server.models import Alert
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+AlertKind = Literal["device_offline", "edge_offline", "complex_offline"]
+
+
+@router.get("", response_model=Page[AlertPublic])
+def list_alerts(
+    ctx: CtxDep,
+    state: Literal["open", "acknowledged", "resolved"] | None = None,
+    kind: AlertKind | None = None,
+    complex_id: IdFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Alerts in the caller's subtree, newest first."""
+    ctx.authorize("alert", "read")
+    stmt = select(Alert).where(Alert.complex_id.in_(visible_complex_ids(ctx.principal)))
+    for column, value in ((Alert.state, state), (Alert.kind, kind), (Alert.complex_id, complex_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return paginate(ctx.session, stmt, limit, offset, Alert.id.desc())
+
+
+@router.get("/{alert_id}", response_model=AlertPublic)
+def get_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
+    """One alert."""
+    return _load(ctx, alert_id, "read")
+
+
+def _load(ctx: CtxDep, alert_id: int, action: Literal["read", "write"]) -> Alert:
+    ctx.authorize("alert", "read")
+    alert = ctx.session.get(Alert, alert_id)
+    if alert is None or alert.complex_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "alert not found")
+    return load_child(ctx, Alert, alert_id, "alert", action)
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
+def acknowledge_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
+    """Acknowledge an open alert (409 when it is not open)."""
+    alert = _load(ctx, alert_id, "write")
+    try:
+        acknowledge(alert, ctx.principal.username, ctx.now)
+    except AlertStateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    ctx.audit("alert.acknowledge", f"alert:{alert.id}")
+    return alert
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertPublic)
+def resolve_alert(ctx: CtxDep, alert_id: IdPath, body: AlertResolve) -> Alert:
+    """Resolve an alert by hand (409 when already resolved)."""
+    alert = _load(ctx, alert_id, "write")
+    try:
+        resolve(alert, body.resolution, ctx.now)
+    except AlertStateError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    ctx.audit("alert.resolve", f"alert:{alert.id}", {"resolution": body.resolution})
+    return alert

@@ -1,0 +1,2 @@
+"""API schemas in families: ``XBase`` (shared fields), ``XCreate``, ``XUpdate`` (all
+optional), ``XPublic`` (what the API returns)."""

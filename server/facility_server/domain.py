@@ -1,0 +1,158 @@
+"""Vocabulary shared by the API, the setup file and the database: enums and checked types.
+
+Space types are the 4+5+X list of the Hangzhou standard (see ../shared/DOMAIN.md):
+4 basic services, 5 featured services, and ``extension`` for X.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from facility_contracts.ids import ID_PATTERN
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+
+from facility_server.opening import WEEKDAYS, parse_intervals
+
+
+class SpaceType(StrEnum):
+    """A 4+5+X service type (4 basic, 5 featured, X extension)."""
+
+    elderly_care = "elderly_care"
+    elderly_meal = "elderly_meal"
+    infant_care = "infant_care"
+    child_care = "child_care"
+    aid = "aid"
+    disability_care = "disability_care"
+    housekeeping = "housekeeping"
+    health = "health"
+    fitness = "fitness"
+    culture = "culture"
+    kids_play = "kids_play"
+    extension = "extension"
+
+
+class DeviceKind(StrEnum):
+    """What a device is."""
+
+    door_counter = "door_counter"
+    checkin_terminal = "checkin_terminal"
+    health_kiosk = "health_kiosk"
+    satisfaction_terminal = "satisfaction_terminal"
+    camera = "camera"
+    edge_agent = "edge_agent"
+
+
+class Transport(StrEnum):
+    """How a device reaches the system: a serial line read by an edge agent, or MQTT."""
+
+    serial = "serial"
+    mqtt = "mqtt"
+
+
+class RegionKind(StrEnum):
+    """Levels above a complex."""
+
+    district = "district"
+    street = "street"
+    community = "community"
+
+
+class TagKind(StrEnum):
+    """A checkpoint is an NFC/RFID tag (canonical UID) or a printed QR id."""
+
+    nfc = "nfc"
+    qr = "qr"
+
+
+class HolidayPolicy(StrEnum):
+    """What a statutory public holiday does to a complex's hours."""
+
+    closed = "closed"
+    regular = "regular"
+
+
+#: A site, space, device, staff or checkpoint code: one MQTT topic level (contracts.ids).
+Code = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+#: Printable text without control characters or lone surrogates (PostgreSQL refuses NUL).
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+def text(max_length: int = 200, min_length: int = 0) -> object:
+    """A ``str`` type of printable text up to ``max_length`` characters."""
+    return StringConstraints(pattern=_TEXT, max_length=max_length, min_length=min_length)
+
+
+Name = Annotated[str, text(200, 1)]
+ShortText = Annotated[str, text(200)]
+
+_ZONES = frozenset(available_timezones())
+
+
+def _check_zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError(f"unknown IANA time zone {value!r}")
+    return value
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_check_zone)]
+
+
+def _check_weekly(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    for day, intervals in value.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown weekday {day!r}; use one of {', '.join(WEEKDAYS)}")
+        parse_intervals(intervals)
+    return {d: list(value[d]) for d in WEEKDAYS if d in value}
+
+
+#: Weekly hours: ``{"mon": ["09:00-12:00", "13:00-17:30"], ...}``; missing days closed.
+WeeklyHours = Annotated[
+    dict[
+        Annotated[str, Field(max_length=3)],
+        Annotated[list[Annotated[str, Field(max_length=11)]], Field(max_length=8)],
+    ],
+    AfterValidator(_check_weekly),
+]
+
+
+def _check_intervals(value: list[str]) -> list[str]:
+    parse_intervals(value)
+    return value
+
+
+DayHours = Annotated[
+    list[Annotated[str, Field(max_length=11)]],
+    Field(max_length=8),
+    AfterValidator(_check_intervals),
+]
+
+#: Earliest and latest instants the system accepts (keeps arithmetic and databases safe).
+MIN_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        inside = MIN_INSTANT <= value <= MAX_INSTANT
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError("instant outside 2000-01-01..2100-01-01 UTC")
+    return value.astimezone(UTC)
+
+
+#: A tz-aware instant (naive datetimes are refused with 422), converted to UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def _check_day(value: date) -> date:
+    if not date(2000, 1, 1) <= value <= date(2099, 12, 31):
+        raise ValueError("date outside 2000..2099")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_check_day)]

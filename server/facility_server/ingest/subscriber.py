@@ -1,0 +1,105 @@
+"""The server's own MQTT subscription (paho-mqtt 2, MQTT 3.1.1, persistent session, QoS 1).
+
+Status messages come through a plain subscription (retained status must reach us);
+events through the shared subscription ``$share/{group}/facility/v1/+/+/evt``, a group
+distinct from the gateways', so the server gets every event once per group. Each
+message is decoded by :mod:`facility_contracts.codec`; one bad message is logged with
+its topic and dropped, never stopping the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from facility_contracts import codec, topics
+from facility_contracts.errors import ContractError
+from sqlalchemy.orm import Session, sessionmaker
+
+from facility_server.core.db import session_scope
+from facility_server.ingest.store import store_event, store_status
+
+logger = logging.getLogger(__name__)
+
+
+class Ingest:
+    """Subscribe and store; ``start()`` connects and runs paho's network thread."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        url: str,
+        *,
+        client_id: str,
+        share_group: str = "server",
+        clock: Callable[[], datetime],
+    ) -> None:
+        parsed = urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.factory, self.clock = factory, clock
+        self.filters = [
+            (topics.subscription("status"), 1),
+            (topics.subscription("evt", share_group=share_group), 1),
+        ]
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        if parsed.username:
+            self.client.username_pw_set(parsed.username, parsed.password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.2, 5)
+        self.stored = 0
+
+    def start(self) -> None:
+        """Connect (asynchronously, retrying) and start the network thread."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect cleanly and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            logger.warning("ingest: connect refused: %s", reason)
+            return
+        client.subscribe(self.filters)
+        logger.info("ingest: subscribed to %s", [f for f, _ in self.filters])
+
+    def _on_message(self, _client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self.handle(msg.topic, msg.payload, retained=bool(msg.retain))
+        except Exception:
+            logger.exception("ingest: message dropped", extra={"topic": msg.topic})
+
+    def handle(self, topic_name: str, payload: bytes, *, retained: bool = False) -> bool:
+        """Decode and store one message; False when it was invalid, unknown or a duplicate."""
+        try:
+            topic = topics.parse_topic(topic_name)
+            if topic.channel == "status":
+                status = codec.decode_status(payload)
+            elif topic.channel == "evt":
+                event = codec.decode_event(payload)
+            else:
+                return False
+        except ContractError as exc:
+            logger.warning("ingest: invalid message on %s: %s", topic_name, exc)
+            return False
+        with session_scope(self.factory) as session:
+            if topic.channel == "status":
+                stored = store_status(session, topic, status, self.clock(), retained=retained)
+            else:
+                stored = store_event(session, topic, event, self.clock())
+        self.stored += int(stored)
+        return stored

@@ -1,0 +1,26 @@
+"""SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
+
+from facility_server.models.accounts import Account, AuditEntry
+from facility_server.models.activity import Alert, DeviceNotice, DoorCrossing
+from facility_server.models.base import Base, UTCDateTime, utcnow
+from facility_server.models.devices import Badge, Checkpoint, Device, Staff
+from facility_server.models.registry import CalendarException, Complex, Region, Space
+
+__all__ = [
+    "Account",
+    "Alert",
+    "AuditEntry",
+    "Badge",
+    "Base",
+    "CalendarException",
+    "Checkpoint",
+    "Complex",
+    "Device",
+    "DeviceNotice",
+    "DoorCrossing",
+    "Region",
+    "Space",
+    "Staff",
+    "UTCDateTime",
+    "utcnow",
+]
