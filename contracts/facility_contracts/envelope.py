@@ -93,9 +93,39 @@ class DeviceNotice(EventHeader):
     body: DeviceNoticeBody
 
 
+TaskKind = Literal["disinfection", "patrol", "maintenance", "activity", "opening", "closing"]
+CheckInMethod = Literal["rfid", "qr"]
+#: ``badge``: a card read by RFID; ``rotating_qr``: a staff QR code that changes every
+#: 30 s (HMAC-signed, replay-proof); ``static_qr``: a printed checkpoint code (weaker proof).
+CheckInProof = Literal["badge", "rotating_qr", "static_qr"]
+
+
+class CheckInBody(_Model):
+    """A staff member proved presence at a checkpoint to record a task.
+
+    ``badge`` is the card UID in canonical form (uppercase hex, first byte first, see
+    :mod:`facility_contracts.cards`); ``checkpoint`` and ``space`` are registry ids;
+    the check-in's time is the envelope's ``ts`` (device time).
+    """
+
+    badge: Annotated[str, Field(pattern=r"^(?:[0-9A-F]{2}){4,10}$")]
+    checkpoint: NodeId
+    space: NodeId
+    task: TaskKind
+    method: CheckInMethod
+    proof: CheckInProof
+
+
+class CheckIn(EventHeader):
+    """Check-in at a terminal (kind ``checkin``)."""
+
+    kind: Literal["checkin"] = "checkin"
+    body: CheckInBody
+
+
 #: Any event; ``kind`` selects the model.
-Event = Annotated[DoorCrossing | DeviceNotice, Field(discriminator="kind")]
-EVENT_KINDS: tuple[str, ...] = ("door.crossing", "device.notice")
+Event = Annotated[DoorCrossing | DeviceNotice | CheckIn, Field(discriminator="kind")]
+EVENT_KINDS: tuple[str, ...] = ("door.crossing", "device.notice", "checkin")
 
 
 class Ack(_Model):

@@ -84,3 +84,14 @@ DEVICE_STATUS = MeasurementSpec(
 MEASUREMENTS: dict[str, MeasurementSpec] = {
     m.name: m for m in (DOOR_CROSSING, DEVICE_NOTICE, DEVICE_STATUS)
 }
+
+CHECKIN = MeasurementSpec(
+    name="checkin",
+    tags=("site", "device", "space", "checkpoint", "task", "method", "clock"),
+    fields=(
+        FieldSpec("count", "int", "", "always 1: one check-in"),
+        FieldSpec("seq", "int", "", "the event's per-boot sequence number"),
+    ),
+    description="Staff check-ins at terminals (no badge: who checked in stays in the server).",
+)
+MEASUREMENTS[CHECKIN.name] = CHECKIN

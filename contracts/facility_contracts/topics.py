@@ -98,4 +98,4 @@ def parse_topic(name: str) -> Topic:
         raise ContractError("bad_topic", "invalid device id", field="device", value=device)
     if channel not in CHANNELS:
         raise ContractError("bad_topic", "unknown channel", field="channel", value=channel)
-    return Topic(site, device, channel)  # type: ignore[arg-type]
+    return Topic(site, device, channel)

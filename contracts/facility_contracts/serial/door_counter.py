@@ -21,6 +21,7 @@ Decimal fields have no sign, no leading ``+`` and at most 16 digits.
 from __future__ import annotations
 
 import binascii
+import re
 from dataclasses import dataclass
 
 from facility_contracts.serial.framing import FrameError, FrameSplitter
@@ -31,6 +32,9 @@ MAX_FRAME_BYTES = 96
 TAG = b"DC"
 SEQ_MODULUS = 65536
 TOTAL_MODULUS = 2**32
+_CRC_TEXT = re.compile(rb"^[0-9A-F]{4}$")
+_LIMITS = (("seq", SEQ_MODULUS), ("uptime_s", 2**32), ("total_in", TOTAL_MODULUS),
+           ("total_out", TOTAL_MODULUS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,17 @@ def crc16(data: bytes) -> int:
 
 
 def encode(frame: DoorFrame) -> bytes:
-    """Encode a frame, checksum and line end included."""
+    """Encode a frame, checksum and line end included.
+
+    Raises:
+        ValueError: a field outside its range (the frame could not be decoded).
+    """
+    for name, upper in _LIMITS:
+        value = getattr(frame, name)
+        if not 0 <= value < upper:
+            raise ValueError(f"{name} {value} out of range 0..{upper - 1}")
+    if frame.rtc_ms is not None and not 0 <= frame.rtc_ms < 2**53:
+        raise ValueError(f"rtc_ms {frame.rtc_ms} out of range 0..2**53-1")
     rtc = "" if frame.rtc_ms is None else str(frame.rtc_ms)
     body = f"DC,{frame.seq},{frame.uptime_s},{frame.total_in},{frame.total_out},{rtc}".encode()
     return b"$" + body + b"*" + f"{crc16(body):04X}".encode() + END
@@ -77,10 +91,9 @@ def decode(frame: bytes) -> DoorFrame:
     if star < 0 or len(frame) - star != 7:
         raise FrameError("syntax", "missing '*' and four hex digits before CRLF", frame)
     body, crc_text = frame[1:star], frame[star + 1 : -2]
-    try:
-        crc = int(crc_text, 16)
-    except ValueError as exc:
-        raise FrameError("syntax", f"checksum is not hex: {crc_text!r}", frame) from exc
+    if not _CRC_TEXT.match(crc_text):
+        raise FrameError("syntax", f"checksum is not four uppercase hex digits: {crc_text!r}", frame)
+    crc = int(crc_text, 16)
     if crc != crc16(body):
         raise FrameError("checksum", f"crc {crc:04X} != computed {crc16(body):04X}", frame)
     parts = body.split(b",")
