@@ -1,0 +1,87 @@
+"""``facility edge``: print the config schema, check a config, run the agent.
+
+Registered under the ``facility.cli`` entry-point group. Heavy modules (pydantic
+models, paho, pyserial, sqlite3) are imported inside the commands, so ``facility
+--help`` stays cheap. Exit codes: 0 ok, 2 invalid configuration, 1 other failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from facility_edge.config import EdgeConfig
+
+app = typer.Typer(
+    name="edge",
+    help="Edge agent: read devices, keep events in a durable outbox, publish over MQTT.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML configuration file.")]
+
+
+def _load(path: Path) -> EdgeConfig:
+    from facility_edge.config import load_config
+    from facility_edge.errors import ConfigError
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of the configuration file."""
+    from facility_edge.config import json_schema
+
+    typer.echo(json_schema())
+
+
+@app.command()
+def check(config: ConfigOption) -> None:
+    """Validate a configuration file; print a summary (secrets never shown)."""
+    cfg = _load(config)
+    kinds = ", ".join(f"{d.id} ({d.type} on {d.port})" for d in cfg.devices) or "none"
+    typer.echo(
+        f"{config}: ok: agent {cfg.agent.id} at site {cfg.agent.site}, "
+        f"broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}), devices: {kinds}"
+    )
+
+
+@app.command()
+def run(
+    config: ConfigOption,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    flush_s: Annotated[float, typer.Option(help="Seconds to flush pending events on stop.")] = 3.0,
+) -> None:
+    """Run the agent until SIGTERM or SIGINT (then flush and exit cleanly).
+
+    Replaces this process (same PID) with ``python -OO -m facility_edge run``, which
+    carries neither Typer/Click nor docstrings, to keep the agent's memory small.
+    """
+    _load(config)  # report configuration errors here, with exit code 2
+    args = [
+        sys.executable,
+        "-OO",
+        "-m",
+        "facility_edge",
+        "run",
+        "--config",
+        str(config.resolve()),
+        "--log-level",
+        log_level,
+        "--flush-s",
+        str(flush_s),
+    ]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)  # noqa: S606 - our own interpreter and module

@@ -1,0 +1,243 @@
+"""The agent's YAML configuration, validated at load with pydantic v2.
+
+Shape (see ``edge/examples/edge.yaml`` for a commented example)::
+
+    agent:    {id, site, data_dir}
+    mqtt:     {host, port, username, password, client_id, keepalive_s, protocol, tls?}
+    outbox:   {max_inflight, ack_timeout_s, max_events}
+    heartbeat_s: 60
+    devices:  [{type: door_counter, id, space, port, baudrate, total_modulus, clock}, ...]
+
+Unknown keys are rejected everywhere. Devices are plug-ins chosen by their ``type``
+field (a discriminated union): add a kind by adding a model to :data:`DeviceConfig`.
+Secrets are :class:`~pydantic.SecretStr` and never appear in errors, reprs or logs.
+A relative ``agent.data_dir`` is relative to the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from facility_contracts.ids import ID_PATTERN
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from facility_edge.errors import ConfigError
+
+NodeId = Annotated[str, Field(pattern=ID_PATTERN, description="id usable as an MQTT topic level")]
+_SECRET_FIELDS = frozenset({"password"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentSection(_Section):
+    """Who this agent is and where it keeps its data."""
+
+    id: NodeId = Field(
+        description="Agent id: its status topic's device level; lowercase, 1-64 chars."
+    )
+    site: NodeId = Field(description="Site (complex) id: the site level of every topic.")
+    data_dir: Path = Field(
+        description="Folder for the SQLite outbox (created if missing). Relative paths are "
+        "relative to the configuration file's folder."
+    )
+
+
+class TlsSection(_Section):
+    """TLS towards the broker; omit the section for plain TCP."""
+
+    ca_file: Path | None = Field(None, description="PEM CA bundle; None uses the system store.")
+    cert_file: Path | None = Field(None, description="PEM client certificate (mutual TLS).")
+    key_file: Path | None = Field(None, description="PEM private key of the client certificate.")
+    insecure: bool = Field(False, description="Skip host name verification (tests only).")
+
+
+class MqttSection(_Section):
+    """The broker connection (MQTT 3.1.1 or 5, QoS 1, persistent session)."""
+
+    host: str = Field("localhost", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str | None = Field(None, description="User name; None for anonymous.")
+    password: SecretStr | None = Field(None, description="Password (secret, never logged).")
+    client_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Fixed client id of the persistent session; default 'edge-<agent.id>'.",
+    )
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds.")
+    protocol: Literal["3.1.1", "5"] = Field("3.1.1", description="MQTT protocol version.")
+    session_expiry_s: int = Field(
+        7 * 86400,
+        ge=0,
+        le=2**32 - 1,
+        description="MQTT 5 session expiry interval, seconds (3.1.1 sessions never expire).",
+    )
+    tls: TlsSection | None = Field(None, description="TLS settings; omit for plain TCP.")
+
+
+class OutboxSection(_Section):
+    """Delivery limits of the durable outbox."""
+
+    max_inflight: int = Field(
+        100, ge=1, le=10_000, description="Most events sent but not yet confirmed by the gateway."
+    )
+    ack_timeout_s: float = Field(
+        30.0, gt=0, le=86_400, description="Seconds after which an unconfirmed event is sent again."
+    )
+    max_events: int = Field(
+        1_000_000,
+        ge=10,
+        description="Most events kept; when full, new events are refused "
+        "(status alert) and nothing unconfirmed is deleted.",
+    )
+
+
+class DoorCounterConfig(_Section):
+    """A door counter speaking the ``DC`` v1 serial protocol (``docs/protocols.md``)."""
+
+    type: Literal["door_counter"] = Field(description="Device kind: 'door_counter'.")
+    id: NodeId = Field(description="Device id: the device level of its event and ack topics.")
+    space: NodeId = Field(description="Id of the space the counter counts for (in = entering).")
+    port: str = Field(
+        min_length=1,
+        description="Serial device path (/dev/ttyUSB0, a symlink) or any pyserial URL "
+        "(loop://, socket://host:port, spy://...).",
+    )
+    baudrate: int = Field(9600, gt=0, le=4_000_000, description="Line speed, bit/s.")
+    total_modulus: int = Field(
+        2**32, ge=2, le=2**32, description="The counter's totals wrap at this value (2**32)."
+    )
+    clock: Literal["edge", "device"] = Field(
+        "edge",
+        description="Event time source: 'edge' (board clock) or 'device' (the frame's "
+        "RTC field when present and after 2020; the board clock otherwise).",
+    )
+    max_rtc_skew_s: float | None = Field(
+        120.0,
+        gt=0,
+        description="With clock 'device': ignore the RTC (use the board clock) when it is "
+        "more than this many seconds off the NTP-synchronised board clock, s. null trusts "
+        "the RTC whatever its offset: a counter replaying its stored log.",
+    )
+
+
+DeviceConfig = Annotated[DoorCounterConfig, Field(discriminator="type")]
+
+
+class EdgeConfig(_Section):
+    """The whole agent configuration."""
+
+    agent: AgentSection = Field(description="Agent identity and data folder.")
+    mqtt: MqttSection = Field(description="Broker connection.")
+    outbox: OutboxSection = Field(default_factory=OutboxSection, description="Delivery limits.")
+    heartbeat_s: float = Field(
+        60.0, ge=1, le=3600, description="Seconds between status heartbeats."
+    )
+    devices: list[DeviceConfig] = Field(default_factory=list, description="Devices to read.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> EdgeConfig:
+        seen = {self.agent.id}
+        for dev in self.devices:
+            if dev.id in seen:
+                raise ValueError(f"device id {dev.id!r} used twice (or equals agent.id)")
+            seen.add(dev.id)
+        return self
+
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id: ``mqtt.client_id`` or ``edge-<agent.id>``."""
+        return self.mqtt.client_id or f"edge-{self.agent.id}"
+
+    @property
+    def outbox_path(self) -> Path:
+        """The SQLite outbox file inside ``agent.data_dir``."""
+        return self.agent.data_dir / "outbox.sqlite3"
+
+
+#: Device kinds by their ``type`` tag.
+DEVICE_TYPES: tuple[str, ...] = ("door_counter",)
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``('devices', 0, 'door_counter', 'port')`` -> ``devices[0].port``."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i >= 2 and loc[i - 2] == "devices" and part in DEVICE_TYPES:
+            continue  # the discriminated union's tag level
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _problem(err: Any) -> str:
+    loc = tuple(err["loc"])
+    where = _where(loc)
+    if err["type"] == "missing":
+        return f"{where}: field required"
+    value = err.get("input")
+    if any(str(p) in _SECRET_FIELDS for p in loc):
+        value = "**********"
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"{where}: {err['msg']} (value {shown})"
+
+
+def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> EdgeConfig:
+    """Validate a parsed YAML/JSON document.
+
+    Args:
+        data: the document (a mapping).
+        source: the file name, used in error messages.
+        base_dir: folder that a relative ``agent.data_dir`` is relative to.
+
+    Raises:
+        ConfigError: naming ``source``, each field path and the offending value.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source, [f"(top level): expected a mapping (value {type(data).__name__})"]
+        )
+    try:
+        cfg = EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_problem(e) for e in exc.errors(include_url=False)]) from exc
+    if base_dir is not None and not cfg.agent.data_dir.is_absolute():
+        agent = cfg.agent.model_copy(update={"data_dir": base_dir / cfg.agent.data_dir})
+        cfg = cfg.model_copy(update={"agent": agent})
+    return cfg
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    """Read and validate a YAML configuration file.
+
+    Raises:
+        ConfigError: unreadable file, YAML syntax error (with line and column), or
+            invalid content (with field path and value).
+    """
+    import yaml  # only where a file is read
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(
+            str(path), [f"{where}YAML syntax error: {getattr(exc, 'problem', exc)}"]
+        ) from exc
+    return parse_config(data, str(path), path.resolve().parent)
+
+
+def json_schema() -> str:
+    """The JSON schema of the configuration, indented."""
+    return json.dumps(EdgeConfig.model_json_schema(), indent=2)
