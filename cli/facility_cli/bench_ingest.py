@@ -115,13 +115,36 @@ def start_gateways(n: int, broker: Mosquitto, vm: VictoriaMetrics, work: Path) -
             f"mqtt_port: {broker.port}\nmqtt_client_id: bench-gw-{i}\nshare_group: bench\n"
             f"writer: influx\ninflux_url: {vm.url}\ninflux_query: victoriametrics\n"
             f"dedupe_url: sqlite:///{work}/dedupe.sqlite\nstats_file: {work}/stats-{i}.json\n"
-            "log_level: WARNING\nqueue_max: 100000\n"
+            "log_level: WARNING\nqueue_max: 100000\nstats_interval_s: 0.5\n"
         )
         log = (work / f"gateway-{i}.log").open("wb")
         procs.append(subprocess.Popen([sys.executable, "-m", "facility_cli.main", "gateway", "run",
                                        "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT))
-    time.sleep(2.0)  # connect and subscribe before the load starts
+    _wait_ready(broker.port, [work / f"stats-{i}.json" for i in range(n)])
     return procs
+
+
+def _wait_ready(port: int, stats_files: list[Path], timeout_s: float = 60.0) -> None:
+    """Publish probe events until every gateway has accepted one (it is subscribed)."""
+    import json
+
+    probe = _client("bench-probe", clean=True)
+    probe.connect("127.0.0.1", port)
+    probe.loop_start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for line in make_load(len(stats_files), 1, site="probe").lines.values():
+                for payload in line:
+                    probe.publish(topics.event_topic("probe", "dc-000"), payload, qos=1)
+            time.sleep(0.5)
+            ready = [f.exists() and json.loads(f.read_text()).get("accepted", 0) > 0 for f in stats_files]
+            if all(ready):
+                return
+        raise RuntimeError("gateways did not become ready (no probe event accepted)")
+    finally:
+        probe.loop_stop()
+        probe.disconnect()
 
 
 def stored_counts(vm: VictoriaMetrics, sites: list[str], expected: int) -> tuple[int, int]:

@@ -67,6 +67,7 @@ class _Process:
 
     def __init__(self, workdir: Path | None = None) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"fo-{self.name}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.workdir / f"{self.name}.log"

@@ -1,0 +1,216 @@
+"""Gateway settings: environment (``FACILITY_GATEWAY_*``) over a YAML file over defaults.
+
+Build them with :func:`load_settings`, never at import. Unknown keys in the YAML file
+are rejected; secrets are :class:`~pydantic.SecretStr` and never logged. The commented
+example is ``facility_gateway/gateway.example.yaml`` (``facility gateway
+example-config`` prints it; a test loads it so it cannot drift).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from facility_gateway.mapping import DEFAULT_MIN_EVENT_TIME
+
+ENV_PREFIX = "FACILITY_GATEWAY_"
+_FAULT_RE = re.compile(r"^exit_after_write:[1-9][0-9]*$")
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway needs to run; every field is described."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+
+    # --- MQTT -------------------------------------------------------------------------
+    mqtt_host: str = Field("127.0.0.1", description="Broker host name or address.")
+    mqtt_port: int = Field(1883, ge=1, le=65535, description="Broker TCP port.")
+    mqtt_username: str | None = Field(None, description="Broker user name, if required.")
+    mqtt_password: SecretStr | None = Field(None, description="Broker password (secret).")
+    mqtt_client_id: str = Field(
+        "facility-gateway-1",
+        min_length=1,
+        max_length=64,
+        description="Fixed client id: the broker keeps this gateway's persistent session "
+        "(clean_session false) under it. Unique per gateway process.",
+    )
+    mqtt_protocol: Literal["3.1.1", "5"] = Field(
+        "3.1.1", description="MQTT protocol version (amqtt speaks 3.1.1 only)."
+    )
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, s.")
+    mqtt_session_expiry_s: int = Field(
+        7 * 24 * 3600, ge=0, description="MQTT 5 session expiry interval, s (ignored on 3.1.1)."
+    )
+    mqtt_tls_ca_file: Path | None = Field(
+        None, description="CA certificate file; when set the connection uses TLS."
+    )
+    share_group: str | None = Field(
+        "facility-gateways",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Shared-subscription group ($share/GROUP/...) so several gateways split "
+        "the load; null for a plain subscription (brokers without $share, e.g. amqtt).",
+    )
+
+    # --- point store ------------------------------------------------------------------
+    writer: Literal["influx", "embedded"] = Field(
+        "influx",
+        description="influx: InfluxDB v2 write API (InfluxDB 2/3, VictoriaMetrics); "
+        "embedded: a local SQLite point store for the demo.",
+    )
+    influx_url: str = Field("http://127.0.0.1:8086", description="Base URL of the write API.")
+    influx_token: SecretStr | None = Field(None, description="API token (secret).")
+    influx_org: str = Field("facility", description="Organisation (InfluxDB 2).")
+    influx_bucket: str = Field("facility", description="Bucket (or v1 database) written to.")
+    influx_query: Literal["influxql", "victoriametrics"] = Field(
+        "influxql",
+        description="How existing() asks whether points are stored: InfluxQL "
+        "through /query (InfluxDB 1.8+, 2.x, 3.x) or /api/v1/export (VictoriaMetrics).",
+    )
+    influx_gzip: bool = Field(False, description="Gzip write request bodies.")
+    influx_timeout_s: Seconds = Field(10.0, description="HTTP timeout per request, s.")
+    embedded_path: Path = Field(
+        Path("facility-points.sqlite"), description="SQLite file of the embedded point store."
+    )
+
+    # --- dedupe -----------------------------------------------------------------------
+    dedupe_url: str = Field(
+        "sqlite:///facility-dedupe.sqlite",
+        description="SQLAlchemy URL of the shared dedupe store: a SQLite file shared by the "
+        "gateways of one machine, or postgresql+psycopg://... for several machines.",
+    )
+    dedupe_table_prefix: str = Field(
+        "gw_", pattern=r"^[a-z][a-z0-9_]{0,30}$", description="Prefix of the dedupe table name."
+    )
+    dedupe_sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite dedupe durability: NORMAL survives process crashes (a power cut "
+        "may lose the last commits: an event resent after it could be written twice); FULL "
+        "fsyncs every commit (slower).",
+    )
+    dedupe_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Dedupe records older than this are pruned, days. An edge "
+        "must not resend an event later than this.",
+    )
+    claim_lease_s: Seconds = Field(
+        30.0,
+        description="How long a claim protects an event id, s. Must exceed the point "
+        "store's read-after-write lag (about 1 s for VictoriaMetrics).",
+    )
+
+    # --- batching ---------------------------------------------------------------------
+    batch_size: int = Field(2000, ge=1, le=50_000, description="Events per batch, at most.")
+    flush_interval_s: Seconds = Field(
+        0.1, description="Longest wait for a batch to fill after its first event, s."
+    )
+    queue_max: int = Field(
+        20_000,
+        ge=1,
+        description="Bound of the intake queue, messages. When full, messages "
+        "are dropped unconfirmed (the edge sends them again) and counted as shed.",
+    )
+    retry_initial_s: Seconds = Field(0.5, description="First backoff after a store error, s.")
+    retry_max_s: Seconds = Field(30.0, description="Longest backoff between retries, s.")
+    worker_process: bool = Field(
+        True,
+        description="`facility gateway run` receives MQTT in one process and runs the "
+        "pipeline (decode, dedupe, write, confirm) in a child process, using two cores; "
+        "false keeps everything in one process. Memory bound: about 2 x queue_max messages.",
+    )
+    stop_grace_s: Seconds = Field(
+        10.0,
+        description="On SIGTERM, how long to keep retrying an unwritable batch before "
+        "giving it up (unconfirmed, so the edge sends it again), s.",
+    )
+
+    # --- time, stats, faults ------------------------------------------------------------
+    min_event_time: AwareDatetime = Field(
+        DEFAULT_MIN_EVENT_TIME,
+        description="Earliest plausible event time (timezone-aware; "
+        "UTC recommended). Synced events before it are rejected as ts_too_old.",
+    )
+    stats_file: Path | None = Field(
+        None, description="Counters are written here atomically as JSON."
+    )
+    stats_interval_s: Seconds = Field(
+        10.0, description="How often counters are logged and written, s."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of the `facility gateway run` command."
+    )
+    fault: str | None = Field(
+        None,
+        description="TEST ONLY fault hook, e.g. exit_after_write:N: os._exit(137) right "
+        "after the Nth successful write, before marking stored and acking.",
+    )
+
+    @field_validator("share_group", "fault", "mqtt_username", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """An empty value (``FACILITY_GATEWAY_SHARE_GROUP=``) means None."""
+        return None if value == "" else value
+
+    @field_validator("fault")
+    @classmethod
+    def _known_fault(cls, value: str | None) -> str | None:
+        if value is not None and not _FAULT_RE.match(value):
+            raise ValueError("fault must look like exit_after_write:N (N >= 1)")
+        return value
+
+    @field_validator("min_event_time")
+    @classmethod
+    def _not_naive(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:  # pragma: no cover - AwareDatetime already refuses
+            raise ValueError("min_event_time must be timezone-aware")
+        return value
+
+
+def _with_yaml(config_file: Path | None) -> type[GatewaySettings]:
+    class _Loaded(GatewaySettings):
+        model_config = SettingsConfigDict(title="GatewaySettings")
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+            return tuple(sources)
+
+    _Loaded.__name__ = GatewaySettings.__name__
+    return _Loaded
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """Build the settings: keyword overrides > environment > YAML file > defaults.
+
+    Args:
+        config_file: optional YAML file whose keys are the field names.
+        **overrides: explicit values (tests).
+
+    Raises:
+        FileNotFoundError: ``config_file`` does not exist.
+        pydantic.ValidationError: an unknown key or an invalid value.
+    """
+    if config_file is not None and not Path(config_file).is_file():
+        raise FileNotFoundError(f"gateway config file {config_file} not found")
+    return _with_yaml(config_file)(**overrides)
