@@ -11,8 +11,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Benchmarks; the last line printed is one JSON object of figures.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Benchmarks; the last line printed is one JSON object of figures.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 @app.command()
@@ -26,15 +29,24 @@ def ingest(
     """Gateway throughput against a bare paho subscriber, and latency device -> stored."""
     from facility_cli.bench_ingest import run
 
-    figures = run(events=events, devices=devices, gateways=gateways,
-                  latency_rate=latency_rate, latency_s=latency_s)
+    figures = run(
+        events=events,
+        devices=devices,
+        gateways=gateways,
+        latency_rate=latency_rate,
+        latency_s=latency_s,
+    )
     typer.echo(json.dumps(figures))
 
 
 @app.command()
 def edge(
-    outage_s: Annotated[float, typer.Option(help="Length of the simulated broker outage, s.")] = 600.0,
-    rate: Annotated[float, typer.Option(help="Events/s the board produces during the outage.")] = 20.0,
+    outage_s: Annotated[
+        float, typer.Option(help="Length of the simulated broker outage, s.")
+    ] = 600.0,
+    rate: Annotated[
+        float, typer.Option(help="Events/s the board produces during the outage.")
+    ] = 20.0,
 ) -> None:
     """Edge agent memory, CPU per 1,000 events, and outbox drain rate after an outage."""
     from facility_cli.bench_edge import run

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
-from facility_cli.bench_ingest import start_gateways
-from facility_cli.services import Mosquitto, VictoriaMetrics, free_port
 from facility_sim import calit2
 from facility_sim.pty_port import PtyPort
 from facility_sim.replay import Replay, ReplayOptions
+
+from facility_cli.bench_ingest import start_gateways
+from facility_cli.services import Mosquitto, VictoriaMetrics, free_port
 
 CALIT2 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "calit2-door-counts.csv"
 #: Door-crossing events one week of CalIt2 yields (38,434 crossings over 15 weeks; frames
@@ -42,16 +42,32 @@ EVENTS_PER_WEEK_AT_LEAST = 2000
 def _agent(work: Path, port: int, links: list[Path]) -> subprocess.Popen[bytes]:
     devices = "".join(
         f"  - {{type: door_counter, id: dc-{i}, space: space-{i}, port: '{link}', clock: device,"
-        " max_rtc_skew_s: null}\n" for i, link in enumerate(links))
+        " max_rtc_skew_s: null}\n"
+        for i, link in enumerate(links)
+    )
     cfg = work / "edge.yaml"
     cfg.write_text(
         f"agent: {{id: edge-bench, site: bench, data_dir: {work / 'edge-data'}}}\n"
         f"mqtt: {{host: 127.0.0.1, port: {port}, keepalive_s: 10}}\n"
         "outbox: {max_inflight: 1000, ack_timeout_s: 30}\nheartbeat_s: 5\n"
-        f"devices:\n{devices}")
+        f"devices:\n{devices}"
+    )
     log = (work / "edge.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "facility_cli.main", "edge", "run", "--config", str(cfg),
-                             "--log-level", "WARNING"], stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facility_cli.main",
+            "edge",
+            "run",
+            "--config",
+            str(cfg),
+            "--log-level",
+            "WARNING",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _depth(work: Path) -> int:

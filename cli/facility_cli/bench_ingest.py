@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from facility_contracts import topics
+from facility_contracts.codec import decode_ack
 
 from facility_cli.loadgen import Load, blast, make_load, paced
 from facility_cli.services import Mosquitto, VictoriaMetrics
 from facility_cli.vmexport import export
-from facility_contracts import topics
-from facility_contracts.codec import decode_ack
 
 
 def _client(client_id: str, clean: bool) -> mqtt.Client:
@@ -106,7 +106,9 @@ class AckWatcher:
         self._client.disconnect()
 
 
-def start_gateways(n: int, broker: Mosquitto, vm: VictoriaMetrics, work: Path) -> list[subprocess.Popen[bytes]]:
+def start_gateways(
+    n: int, broker: Mosquitto, vm: VictoriaMetrics, work: Path
+) -> list[subprocess.Popen[bytes]]:
     """``n`` gateway processes in one shared-subscription group writing to ``vm``."""
     procs = []
     for i in range(n):
@@ -118,8 +120,13 @@ def start_gateways(n: int, broker: Mosquitto, vm: VictoriaMetrics, work: Path) -
             "log_level: WARNING\nqueue_max: 100000\nstats_interval_s: 0.5\n"
         )
         log = (work / f"gateway-{i}.log").open("wb")
-        procs.append(subprocess.Popen([sys.executable, "-m", "facility_cli.main", "gateway", "run",
-                                       "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "facility_cli.main", "gateway", "run", "--config", str(cfg)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     _wait_ready(broker.port, [work / f"stats-{i}.json" for i in range(n)])
     return procs
 
@@ -138,7 +145,9 @@ def _wait_ready(port: int, stats_files: list[Path], timeout_s: float = 60.0) -> 
                 for payload in line:
                     probe.publish(topics.event_topic("probe", "dc-000"), payload, qos=1)
             time.sleep(0.5)
-            ready = [f.exists() and json.loads(f.read_text()).get("accepted", 0) > 0 for f in stats_files]
+            ready = [
+                f.exists() and json.loads(f.read_text()).get("accepted", 0) > 0 for f in stats_files
+            ]
             if all(ready):
                 return
         raise RuntimeError("gateways did not become ready (no probe event accepted)")
@@ -159,7 +168,9 @@ def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
-def run(*, events: int, devices: int, gateways: int, latency_rate: float, latency_s: float) -> dict[str, Any]:
+def run(
+    *, events: int, devices: int, gateways: int, latency_rate: float, latency_s: float
+) -> dict[str, Any]:
     """Run (a), (b) and (c); return the figures."""
     work = Path(tempfile.mkdtemp(prefix="fo-bench-ingest-"))
     with Mosquitto(persistence=False) as fb:
@@ -172,7 +183,9 @@ def run(*, events: int, devices: int, gateways: int, latency_rate: float, latenc
             all_ids = [i for ids in load.ids.values() for i in ids]
             start = blast(broker.port, load)
             if not acks.wait(all_ids, 600):
-                raise RuntimeError(f"only {sum(i in acks.at for i in all_ids)} of {events} confirmed")
+                raise RuntimeError(
+                    f"only {sum(i in acks.at for i in all_ids)} of {events} confirmed"
+                )
             rate = events / (max(acks.at[i] for i in all_ids) - start)
             lat_load = make_load(int(latency_rate * latency_s), devices, site="latency")
             sent: dict[str, float] = {}

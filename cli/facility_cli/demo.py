@@ -18,8 +18,11 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Run the demo: a simulated complex on embedded defaults.",
-                  invoke_without_command=True, add_completion=False)
+app = typer.Typer(
+    help="Run the demo: a simulated complex on embedded defaults.",
+    invoke_without_command=True,
+    add_completion=False,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SETUP = ROOT / "server" / "examples" / "setup.yaml"
@@ -28,33 +31,52 @@ DEFAULT_CALIT2 = ROOT.parent / "shared" / "data" / "calit2-door-counts.csv"
 
 @app.callback()
 def demo(
-    summary: Annotated[Path | None, typer.Option(help="Also write the summary as JSON here.")] = None,
-    workdir: Annotated[Path | None, typer.Option(help="Keep the demo's databases here (default: a temporary folder).")] = None,
-    setup: Annotated[Path, typer.Option(help="Complex setup file (server import format).")] = DEFAULT_SETUP,
-    calit2: Annotated[Path, typer.Option(help="CalIt2 door-count file to replay.")] = DEFAULT_CALIT2,
-    weeks: Annotated[int, typer.Option(min=1, max=15, help="Weeks of traffic each door counter replays.")] = 1,
+    summary: Annotated[
+        Path | None, typer.Option(help="Also write the summary as JSON here.")
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the demo's databases here (default: a temporary folder)."),
+    ] = None,
+    setup: Annotated[
+        Path, typer.Option(help="Complex setup file (server import format).")
+    ] = DEFAULT_SETUP,
+    calit2: Annotated[
+        Path, typer.Option(help="CalIt2 door-count file to replay.")
+    ] = DEFAULT_CALIT2,
+    weeks: Annotated[
+        int, typer.Option(min=1, max=15, help="Weeks of traffic each door counter replays.")
+    ] = 1,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each part does.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log what each part does.")
+    ] = False,
 ) -> None:
     """Replay real door traffic through sim -> pty -> edge -> MQTT -> gateway -> store; print a summary."""
     from facility_cli.demo_run import DemoError, run_demo
     from facility_cli.demo_summary import render
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     for path, what in ((setup, "--setup"), (calit2, "--calit2")):
         if not path.is_file():
             raise typer.BadParameter(f"{what} {path}: no such file")
     try:
-        result = run_demo(setup=setup, calit2=calit2, weeks=weeks, workdir=workdir, timeout_s=timeout)
+        result = run_demo(
+            setup=setup, calit2=calit2, weeks=weeks, workdir=workdir, timeout_s=timeout
+        )
     except DemoError as exc:
         typer.secho(f"demo failed: {exc}", err=True, fg="red")
         raise typer.Exit(1) from exc
     render(result)
     if summary is not None:
-        summary.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        summary.write_text(
+            json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         typer.echo(f"summary written to {summary}")
     if not result["pipeline"]["all_stored_exactly"]:
         raise typer.Exit(1)

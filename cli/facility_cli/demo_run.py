@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from facility_cli.embedded_broker import EmbeddedBroker
 from facility_cli.demo_summary import summarise
+from facility_cli.embedded_broker import EmbeddedBroker
 
 
 class DemoError(RuntimeError):
@@ -34,13 +34,12 @@ class CounterPlan:
 
 def _registry(setup: Path, db_url: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
     """Import the setup file into a fresh server database; return (factory, complex, door counters)."""
-    from sqlalchemy import select
-
     from facility_server.core.db import make_engine, session_factory
     from facility_server.core.migrate import upgrade
     from facility_server.models.devices import Device
     from facility_server.models.registry import Complex, Space
     from facility_server.setup import import_setup
+    from sqlalchemy import select
 
     upgrade(db_url)
     factory = session_factory(make_engine(db_url))
@@ -50,17 +49,27 @@ def _registry(setup: Path, db_url: str) -> tuple[Any, dict[str, Any], list[dict[
         cx = session.scalars(select(Complex)).one()
         spaces = {s.id: s for s in session.scalars(select(Space).where(Space.complex_id == cx.id))}
         counters = [
-            {"device": d.code, "space": spaces[d.space_id].code, "space_name": spaces[d.space_id].name,
-             "space_type": spaces[d.space_id].type, "capacity": spaces[d.space_id].capacity}
-            for d in session.scalars(select(Device).where(Device.complex_id == cx.id, Device.kind == "door_counter")
-                                     .order_by(Device.id))
+            {
+                "device": d.code,
+                "space": spaces[d.space_id].code,
+                "space_name": spaces[d.space_id].name,
+                "space_type": spaces[d.space_id].type,
+                "capacity": spaces[d.space_id].capacity,
+            }
+            for d in session.scalars(
+                select(Device)
+                .where(Device.complex_id == cx.id, Device.kind == "door_counter")
+                .order_by(Device.id)
+            )
             if d.space_id in spaces
         ]
         info = {"site": cx.site_id, "name": cx.name, "timezone": cx.timezone}
     return factory, info, counters
 
 
-def _plans(calit2: Path, counters: list[dict[str, Any]], tz: ZoneInfo, weeks: int, work: Path) -> list[CounterPlan]:
+def _plans(
+    calit2: Path, counters: list[dict[str, Any]], tz: ZoneInfo, weeks: int, work: Path
+) -> list[CounterPlan]:
     """Give each door counter a different stretch of CalIt2, re-timed to end before now."""
     from facility_sim import calit2 as c2
 
@@ -80,18 +89,32 @@ def _plans(calit2: Path, counters: list[dict[str, Any]], tz: ZoneInfo, weeks: in
 def _edge_config(site: str, port: int, plans: list[CounterPlan], work: Path) -> Any:
     from facility_edge.config import parse_config
 
-    return parse_config({
-        "agent": {"id": "edge-main", "site": site, "data_dir": str(work / "edge")},
-        "mqtt": {"host": "127.0.0.1", "port": port, "keepalive_s": 10, "protocol": "3.1.1"},
-        "outbox": {"max_inflight": 500, "ack_timeout_s": 10},
-        "heartbeat_s": 5,
-        "devices": [{"type": "door_counter", "id": p.device, "space": p.space, "port": str(p.link),
-                     "clock": "device", "max_rtc_skew_s": None} for p in plans],
-    }, source="demo")
+    return parse_config(
+        {
+            "agent": {"id": "edge-main", "site": site, "data_dir": str(work / "edge")},
+            "mqtt": {"host": "127.0.0.1", "port": port, "keepalive_s": 10, "protocol": "3.1.1"},
+            "outbox": {"max_inflight": 500, "ack_timeout_s": 10},
+            "heartbeat_s": 5,
+            "devices": [
+                {
+                    "type": "door_counter",
+                    "id": p.device,
+                    "space": p.space,
+                    "port": str(p.link),
+                    "clock": "device",
+                    "max_rtc_skew_s": None,
+                }
+                for p in plans
+            ],
+        },
+        source="demo",
+    )
 
 
 def _stored_in(store: Any, site: str) -> int:
-    return sum(int(p.field_dict()["in"]) for p in store.points("door_crossing", tags={"site": site}))
+    return sum(
+        int(p.field_dict()["in"]) for p in store.points("door_crossing", tags={"site": site})
+    )
 
 
 def say(text: str) -> None:
@@ -102,7 +125,9 @@ def say(text: str) -> None:
     sys.stderr.flush()
 
 
-def run_demo(*, setup: Path, calit2: Path, weeks: int, workdir: Path | None, timeout_s: float) -> dict[str, Any]:
+def run_demo(
+    *, setup: Path, calit2: Path, weeks: int, workdir: Path | None, timeout_s: float
+) -> dict[str, Any]:
     """Run the demo to its end and return the summary (see :mod:`facility_cli.demo_summary`)."""
     from facility_edge.agent import Agent
     from facility_gateway.app import Gateway
@@ -128,29 +153,48 @@ def run_demo(*, setup: Path, calit2: Path, weeks: int, workdir: Path | None, tim
     ports, replays, threads = [], [], []
     ingest = gateway = agent = None
     try:
-        ingest = Ingest(factory, f"mqtt://127.0.0.1:{broker.port}", client_id="demo-server",
-                        share_group=None, clock=lambda: datetime.now(UTC))  # type: ignore[arg-type]
+        ingest = Ingest(
+            factory,
+            f"mqtt://127.0.0.1:{broker.port}",
+            client_id="demo-server",
+            share_group=None,
+            clock=lambda: datetime.now(UTC),
+        )  # type: ignore[arg-type]
         ingest.start()
-        gateway = Gateway(load_settings(
-            None, mqtt_port=broker.port, mqtt_client_id="demo-gateway", share_group=None,
-            writer="embedded", embedded_path=work / "points.sqlite",
-            dedupe_url=f"sqlite:///{work}/dedupe.sqlite", stats_file=work / "gateway-stats.json",
-            log_level="WARNING"))
+        gateway = Gateway(
+            load_settings(
+                None,
+                mqtt_port=broker.port,
+                mqtt_client_id="demo-gateway",
+                share_group=None,
+                writer="embedded",
+                embedded_path=work / "points.sqlite",
+                dedupe_url=f"sqlite:///{work}/dedupe.sqlite",
+                stats_file=work / "gateway-stats.json",
+                log_level="WARNING",
+            )
+        )
         gateway.start()
         for p in plans:
             port = PtyPort(p.link).open()
             ports.append(port)
             replays.append(Replay(p.slots, port, ReplayOptions(speed=None)).start())
         agent = Agent(_edge_config(cx["site"], broker.port, plans, work))
-        threads.append(threading.Thread(target=agent.run, args=(stop_edge,), name="edge", daemon=True))
+        threads.append(
+            threading.Thread(target=agent.run, args=(stop_edge,), name="edge", daemon=True)
+        )
         threads[-1].start()
         deadline = t0 + timeout_s
-        say(f"Replaying {len(plans)} door counters ({sum(len(p.slots) for p in plans)} half hours) ...")
+        say(
+            f"Replaying {len(plans)} door counters ({sum(len(p.slots) for p in plans)} half hours) ..."
+        )
         for r in replays:
             if not r.wait(max(0.0, deadline - time.monotonic())):
                 raise DemoError(f"replay not finished after {timeout_s:.0f} s")
-        say(f"Replays done after {time.monotonic() - t0:.0f} s; waiting for the edge to deliver "
-            f"and the gateway to store them ...")
+        say(
+            f"Replays done after {time.monotonic() - t0:.0f} s; waiting for the edge to deliver "
+            f"and the gateway to store them ..."
+        )
         store = EmbeddedStore(work / "points.sqlite")
         while _stored_in(store, cx["site"]) < expected_in and time.monotonic() < deadline:
             time.sleep(2.0)
@@ -158,8 +202,15 @@ def run_demo(*, setup: Path, calit2: Path, weeks: int, workdir: Path | None, tim
         elapsed = time.monotonic() - t0
         with factory() as session:
             health = device_health_summary(session, datetime.now(UTC))
-        return summarise(cx=cx, plans=plans, store=store, gateway=gateway.snapshot(),
-                         edge_depth=agent.outbox.depth(), health=health, elapsed_s=elapsed)
+        return summarise(
+            cx=cx,
+            plans=plans,
+            store=store,
+            gateway=gateway.snapshot(),
+            edge_depth=agent.outbox.depth(),
+            health=health,
+            elapsed_s=elapsed,
+        )
     finally:
         for r in replays:
             r.stop()

@@ -32,10 +32,16 @@ def _space_summary(plan: Any, points: list[Any], tz: ZoneInfo) -> dict[str, Any]
     busiest = days.most_common(1)[0] if days else ("", 0)
     peak = hours.most_common(1)[0] if hours else (0, 0)
     return {
-        "space": plan.space, "name": plan.space_name, "type": plan.space_type, "device": plan.device,
+        "space": plan.space,
+        "name": plan.space_name,
+        "type": plan.space_type,
+        "device": plan.device,
         "capacity": plan.capacity,
         "replayed": {"from": first.date().isoformat(), "to": last.date().isoformat()},
-        "visits": visits, "exits": exits, "expected_visits": exp_in, "expected_exits": exp_out,
+        "visits": visits,
+        "exits": exits,
+        "expected_visits": exp_in,
+        "expected_exits": exp_out,
         "matches_file": (visits, exits) == (exp_in, exp_out),
         "mean_daily_visits": round(visits / n_days, 1),
         "busiest_day": {"date": busiest[0], "visits": busiest[1]},
@@ -43,8 +49,16 @@ def _space_summary(plan: Any, points: list[Any], tz: ZoneInfo) -> dict[str, Any]
     }
 
 
-def summarise(*, cx: dict[str, Any], plans: list[Any], store: Any, gateway: dict[str, Any],
-              edge_depth: int, health: dict[str, Any], elapsed_s: float) -> dict[str, Any]:
+def summarise(
+    *,
+    cx: dict[str, Any],
+    plans: list[Any],
+    store: Any,
+    gateway: dict[str, Any],
+    edge_depth: int,
+    health: dict[str, Any],
+    elapsed_s: float,
+) -> dict[str, Any]:
     """Build the JSON-ready summary."""
     tz = ZoneInfo(cx["timezone"])
     spaces = []
@@ -53,7 +67,10 @@ def summarise(*, cx: dict[str, Any], plans: list[Any], store: Any, gateway: dict
         spaces.append(_space_summary(plan, pts, tz))
     counters = gateway.get("counters", gateway)
     events = store.count("door_crossing") + store.count("device_notice")
-    totals = {k: sum(s[k] for s in spaces) for k in ("visits", "exits", "expected_visits", "expected_exits")}
+    totals = {
+        k: sum(s[k] for s in spaces)
+        for k in ("visits", "exits", "expected_visits", "expected_exits")
+    }
     return {
         "complex": cx,
         "spaces": spaces,
@@ -80,27 +97,50 @@ def render(result: dict[str, Any]) -> None:
     first = min(s["replayed"]["from"] for s in spaces)
     last = max(s["replayed"]["to"] for s in spaces)
     console.print(f"[bold]{cx['name']}[/bold] ({cx['site']}, {cx['timezone']})")
-    console.print(f"Each door counter replayed a different week of real CalIt2 traffic, "
-                  f"re-timed to {first} .. {last}.")
+    console.print(
+        f"Each door counter replayed a different week of real CalIt2 traffic, "
+        f"re-timed to {first} .. {last}."
+    )
     table = Table(title="Visits per space (people entering)")
-    for col, just in (("space", "left"), ("visits", "right"), ("file", "right"), ("ok", "left"),
-                      ("per day", "right"), ("busiest day", "left"), ("peak hour", "left")):
+    for col, just in (
+        ("space", "left"),
+        ("visits", "right"),
+        ("file", "right"),
+        ("ok", "left"),
+        ("per day", "right"),
+        ("busiest day", "left"),
+        ("peak hour", "left"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for s in spaces:
-        table.add_row(s["space"], str(s["visits"]), str(s["expected_visits"]),
-                      "yes" if s["matches_file"] else "[red]NO[/red]", str(s["mean_daily_visits"]),
-                      f"{s['busiest_day']['date'][5:]} ({s['busiest_day']['visits']})",
-                      f"{s['peak_hour']['hour']} ({s['peak_hour']['visits']})")
+        table.add_row(
+            s["space"],
+            str(s["visits"]),
+            str(s["expected_visits"]),
+            "yes" if s["matches_file"] else "[red]NO[/red]",
+            str(s["mean_daily_visits"]),
+            f"{s['busiest_day']['date'][5:]} ({s['busiest_day']['visits']})",
+            f"{s['peak_hour']['hour']} ({s['peak_hour']['visits']})",
+        )
     console.print(table)
     t, p, h = result["totals"], result["pipeline"], result["device_health"]
-    console.print(f"Visits {t['visits']} (file {t['expected_visits']}), "
-                  f"exits {t['exits']} (file {t['expected_exits']}).")
-    console.print(f"Pipeline: {p['events_stored']} events stored, {p['duplicates_dropped']} duplicates "
-                  f"dropped, rejected: {p['rejected'] or 'none'}, edge outbox left: "
-                  f"{p['edge_outbox_left']}, {p['elapsed_s']} s.")
-    console.print(f"Device health: {h.get('online', 0)} online, {h.get('offline', 0)} offline, "
-                  f"{h.get('never_seen', 0)} never seen, of {h.get('devices', 0)} devices; "
-                  f"open alerts: {len(h.get('open_alerts', []))}.")
+    console.print(
+        f"Visits {t['visits']} (file {t['expected_visits']}), "
+        f"exits {t['exits']} (file {t['expected_exits']})."
+    )
+    console.print(
+        f"Pipeline: {p['events_stored']} events stored, {p['duplicates_dropped']} duplicates "
+        f"dropped, rejected: {p['rejected'] or 'none'}, edge outbox left: "
+        f"{p['edge_outbox_left']}, {p['elapsed_s']} s."
+    )
+    console.print(
+        f"Device health: {h.get('online', 0)} online, {h.get('offline', 0)} offline, "
+        f"{h.get('never_seen', 0)} never seen, of {h.get('devices', 0)} devices; "
+        f"open alerts: {len(h.get('open_alerts', []))}."
+    )
     ok = p["all_stored_exactly"]
-    console.print("[green]All replayed traffic stored exactly.[/green]" if ok
-                  else "[red]Stored counts differ from the replayed file.[/red]")
+    console.print(
+        "[green]All replayed traffic stored exactly.[/green]"
+        if ok
+        else "[red]Stored counts differ from the replayed file.[/red]"
+    )

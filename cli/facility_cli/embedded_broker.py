@@ -35,9 +35,12 @@ class EmbeddedBroker:
         from amqtt.broker import Broker
 
         config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}",
-                                      "max_connections": 200}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "listeners": {
+                "default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}", "max_connections": 200}
+            },
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
         }
         self._thread.start()
 
@@ -56,7 +59,7 @@ class EmbeddedBroker:
             fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)  # type: ignore[attr-defined]
             try:
                 fut.result(10)
-            except Exception:  # noqa: BLE001 - best effort at shutdown
+            except Exception:
                 logger.warning("embedded broker did not shut down cleanly", exc_info=True)
             self._broker = None
         self._loop.call_soon_threadsafe(self._loop.stop)

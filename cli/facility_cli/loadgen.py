@@ -43,8 +43,16 @@ def make_load(n: int, devices: int, site: str = "bench", ts_ms: int | None = Non
         load.lines[topic], load.ids[topic] = [], []
         for seq in range(1, n // devices + (1 if d < n % devices else 0) + 1):
             eid = str(uuid.uuid4())
-            ev = DoorCrossing(id=eid, device=dev, boot=boot, seq=seq, ts=now + seq, mono=seq,
-                              synced=True, body=DoorCrossingBody(**{"in": 1}, out=0, space="bench-space"))
+            ev = DoorCrossing(
+                id=eid,
+                device=dev,
+                boot=boot,
+                seq=seq,
+                ts=now + seq,
+                mono=seq,
+                synced=True,
+                body=DoorCrossingBody(**{"in": 1}, out=0, space="bench-space"),
+            )
             load.lines[topic].append(encode_event(ev))
             load.ids[topic].append(eid)
     return load
@@ -55,8 +63,23 @@ def mosquitto_pub(port: int, topic: str) -> subprocess.Popen[bytes]:
     exe = shutil.which("mosquitto_pub")
     if exe is None:
         raise RuntimeError("mosquitto_pub not found: apt-get install mosquitto-clients")
-    return subprocess.Popen([exe, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic, "-l",
-                             "-i", f"loadgen-{uuid.uuid4().hex[:8]}"], stdin=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            exe,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-l",
+            "-i",
+            f"loadgen-{uuid.uuid4().hex[:8]}",
+        ],
+        stdin=subprocess.PIPE,
+    )
 
 
 def blast(port: int, load: Load) -> float:
@@ -70,8 +93,10 @@ def blast(port: int, load: Load) -> float:
         proc.stdin.write(b"\n".join(lines) + b"\n")
         proc.stdin.close()
 
-    threads = [threading.Thread(target=feed, args=(p, load.lines[t]))
-               for p, t in zip(procs, load.lines, strict=True)]
+    threads = [
+        threading.Thread(target=feed, args=(p, load.lines[t]))
+        for p, t in zip(procs, load.lines, strict=True)
+    ]
     for th in threads:
         th.start()
     for th in threads:
@@ -85,8 +110,12 @@ def paced(port: int, load: Load, rate: float, sent_at: dict[str, float]) -> None
     """Publish the load at ``rate`` events/s in total, recording each id's send time."""
     procs = {topic: mosquitto_pub(port, topic) for topic in load.lines}
     time.sleep(0.3)
-    order = [(t, i) for i in range(max(len(v) for v in load.lines.values()))
-             for t in load.lines if i < len(load.lines[t])]
+    order = [
+        (t, i)
+        for i in range(max(len(v) for v in load.lines.values()))
+        for t in load.lines
+        if i < len(load.lines[t])
+    ]
     start = time.monotonic()
     for k, (topic, i) in enumerate(order):
         delay = start + k / rate - time.monotonic()

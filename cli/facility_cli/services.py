@@ -54,7 +54,9 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 def _need(binary: str) -> str:
-    path = shutil.which(binary) or (f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None)
+    path = shutil.which(binary) or (
+        f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
+    )
     if path is None:
         raise ServiceError(f"{binary} not found: run ./scripts/test (it installs the servers)")
     return path
@@ -83,8 +85,9 @@ class _Process:
         if self.running:
             return
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             self.wait_ready()
         except ServiceError as exc:
@@ -134,8 +137,9 @@ class Mosquitto(_Process):
 
     name = "mosquitto"
 
-    def __init__(self, workdir: Path | None = None, *, persistence: bool = True,
-                 extra: str = "") -> None:
+    def __init__(
+        self, workdir: Path | None = None, *, persistence: bool = True, extra: str = ""
+    ) -> None:
         super().__init__(workdir)
         self.persistence = persistence
         self.extra = extra
@@ -215,7 +219,7 @@ class InfluxDB1(_Process):
             f'bind-address = "127.0.0.1:{self.rpc_port}"\n'
             f'[meta]\n  dir = "{self.workdir}/meta"\n'
             f'[data]\n  dir = "{self.workdir}/data"\n  wal-dir = "{self.workdir}/wal"\n'
-            '  query-log-enabled = false\n'
+            "  query-log-enabled = false\n"
             f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
         )
         return [_need("influxd"), "-config", str(conf)]

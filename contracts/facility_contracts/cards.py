@@ -13,6 +13,7 @@ hex + check byte    ``04A23B1C81`` (BCC = XOR)   :func:`from_hex` (stripped, ver
 decimal ("8H10D")   ``0077740828``               :func:`from_decimal`
 decimal, reversed   ``0473670148``               :func:`from_decimal` (``byte_order``)
 wiegand 3+5         ``162,15132``                lossy (24 bits): :func:`wiegand26_of`
+EM4100 tag (5 B)    ``1A0040B83D``               :func:`from_em4100` (4-byte id)
 ==================  ===========================  =====================================
 
 The wiegand-style 3+5 digit form (facility code 0-255, card number 0-65535) keeps only
@@ -186,3 +187,34 @@ def normalize(text: str, form: Form = "hex") -> str:
     if form == "decimal_reversed":
         return from_decimal(text, byte_order="little")
     raise _fail("bad_value", f"unknown card form; use one of {', '.join(FORMS)}", form, "form")
+
+
+#: Bytes of a 125 kHz EM4100 tag's code: a version (customer) byte and a 32-bit id.
+EM4100_BYTES = 5
+
+
+def from_em4100(tag: bytes | str) -> str:
+    """Canonical badge of a 125 kHz EM4100 tag: its 32-bit id as a 4-byte UID.
+
+    An EM4100 tag carries 40 data bits: a version (customer/manufacturer) byte, then a
+    32-bit id. The canonical badge is the id alone, first byte first (``1A0040B83D`` ->
+    ``0040B83D``), because that is the number every other print of the card carries:
+    the 10-digit decimal on the card and on desktop readers ("8H10D", ``0004241469``:
+    :func:`from_decimal`), its reversed-byte variants, and the wiegand 3+5 form (low
+    24 bits, ``064,47165``: :func:`matches_wiegand26`). So a card registered from any
+    of those prints matches the reads of a UART reader exactly. The version byte is
+    checked by the reader frame's XOR and dropped here; two tags differing only in it
+    share a badge (as they share their printed number). The 10-hex-digit form is not a
+    registry form: read as :func:`from_hex` it would be a 4-byte UID plus a check byte.
+
+    Args:
+        tag: the 5 data bytes, or their 10 hex digits as printed (``:``, ``-``, spaces
+            and ``0x`` allowed, any case).
+
+    Raises:
+        ContractError: ``bad_value`` (not hex), ``bad_length`` (not 5 bytes).
+    """
+    raw = tag if isinstance(tag, bytes) else _hex_bytes(tag)
+    if len(raw) != EM4100_BYTES:
+        raise _fail("bad_length", "an EM4100 tag has 5 bytes (version + 4-byte id)", tag)
+    return canonical(raw[1:])

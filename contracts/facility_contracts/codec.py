@@ -88,8 +88,12 @@ def decode_event(data: bytes | str) -> Event:
     except ValidationError as exc:
         raise _from_validation(exc) from exc
     if event.synced and event.ts < SECONDS_SUSPECT_BELOW_MS:
-        raise ContractError("ts_in_seconds", "synchronised ts must be epoch milliseconds",
-                            field="ts", value=event.ts)
+        raise ContractError(
+            "ts_in_seconds",
+            "synchronised ts must be epoch milliseconds",
+            field="ts",
+            value=event.ts,
+        )
     return event
 
 
@@ -100,9 +104,11 @@ def encode_event(event: Event, *, sent: int | None = None) -> bytes:
     return event.model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
-def encode_ack(ids: list[str]) -> bytes:
-    """Encode a confirmation of stored event ids."""
-    return Ack(ids=ids).model_dump_json().encode()
+def encode_ack(ids: list[str], rejected: dict[str, str] | None = None) -> bytes:
+    """Encode a confirmation of stored ``ids`` and of permanently ``rejected`` ids (id -> reason)."""
+    ack = Ack(ids=ids, rejected=rejected or {})
+    empty = {name for name in ("ids", "rejected") if not getattr(ack, name)}
+    return ack.model_dump_json(exclude=empty).encode()
 
 
 def decode_ack(data: bytes | str) -> Ack:

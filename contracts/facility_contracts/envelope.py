@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from facility_contracts.ids import EventId, NodeId
 
@@ -38,8 +38,9 @@ Millis = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True,
-                              allow_inf_nan=False)
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class EventHeader(_Model):
@@ -123,16 +124,55 @@ class CheckIn(EventHeader):
     body: CheckInBody
 
 
+Rating = Literal["very_satisfied", "satisfied", "dissatisfied", "very_dissatisfied"]
+
+
+class SatisfactionVoteBody(_Model):
+    """One press of a satisfaction terminal's button at the exit of a service.
+
+    ``space`` is the service's space id. The terminal sends one vote per press and ignores
+    presses during its lock-out (a few seconds) so button mashing counts once.
+    Source: 4+5+X standard, management rules (satisfaction below 80% must be fixed).
+    """
+
+    space: NodeId
+    rating: Rating
+
+
+class SatisfactionVote(EventHeader):
+    """Satisfaction vote (kind ``satisfaction.vote``)."""
+
+    kind: Literal["satisfaction.vote"] = "satisfaction.vote"
+    body: SatisfactionVoteBody
+
+
 #: Any event; ``kind`` selects the model.
-Event = Annotated[DoorCrossing | DeviceNotice | CheckIn, Field(discriminator="kind")]
-EVENT_KINDS: tuple[str, ...] = ("door.crossing", "device.notice", "checkin")
+Event = Annotated[
+    DoorCrossing | DeviceNotice | CheckIn | SatisfactionVote, Field(discriminator="kind")
+]
+EVENT_KINDS: tuple[str, ...] = ("door.crossing", "device.notice", "checkin", "satisfaction.vote")
 
 
 class Ack(_Model):
-    """Gateway -> edge: these event ids are stored and may be deleted from the outbox."""
+    """Gateway -> edge: confirmations; the edge deletes every listed id from its outbox.
+
+    ``ids`` are stored. ``rejected`` maps ids the gateway will never store (a permanent
+    rejection such as ``ts_in_future`` or ``device_mismatch``) to the reason; the edge
+    sets them aside with the reason instead of sending them forever. At least one of the
+    two is non-empty.
+    """
 
     v: Literal[1] = 1
-    ids: Annotated[list[EventId], Field(min_length=1, max_length=5000)]
+    ids: Annotated[list[EventId], Field(max_length=5000)] = []
+    rejected: Annotated[
+        dict[EventId, Annotated[str, Field(max_length=40)]], Field(max_length=5000)
+    ] = {}
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Ack:
+        if not self.ids and not self.rejected:
+            raise ValueError("an ack confirms or rejects at least one id")
+        return self
 
 
 class Status(_Model):

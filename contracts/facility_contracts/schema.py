@@ -95,3 +95,75 @@ CHECKIN = MeasurementSpec(
     description="Staff check-ins at terminals (no badge: who checked in stays in the server).",
 )
 MEASUREMENTS[CHECKIN.name] = CHECKIN
+
+SATISFACTION_VOTE = MeasurementSpec(
+    name="satisfaction_vote",
+    tags=("site", "device", "space", "rating", "clock"),
+    fields=(
+        FieldSpec("count", "int", "", "always 1: one vote"),
+        FieldSpec("seq", "int", "", "the event's per-boot sequence number"),
+    ),
+    description="Presses of satisfaction terminals (rating: very_satisfied, satisfied, "
+    "dissatisfied, very_dissatisfied).",
+)
+MEASUREMENTS[SATISFACTION_VOTE.name] = SATISFACTION_VOTE
+
+COMPLIANCE_DAILY = MeasurementSpec(
+    name="compliance_daily",
+    tags=("site", "space", "space_type", "street", "district"),
+    fields=(
+        FieldSpec("due", "int", "occurrences", "task occurrences that fell due (not excused)"),
+        FieldSpec("on_time", "int", "occurrences", "done before the deadline"),
+        FieldSpec("late", "int", "occurrences", "done after the deadline"),
+        FieldSpec("missed", "int", "occurrences", "not done (alerted)"),
+        FieldSpec("unknown", "int", "occurrences", "undecided: a check-in terminal was offline"),
+        FieldSpec("excused", "int", "occurrences", "not due: closed day or public holiday"),
+        FieldSpec("rate_pct", "float", "%", "on_time / (on_time + late + missed) * 100"),
+    ),
+    description="Safety-task compliance per space and local day, written by the server "
+    "(issue 5). site = the complex's site id; street and district are region paths "
+    "(xihu/beishan, xihu). Point time: local midnight of the day. rate_pct is absent when "
+    "nothing was decided that day.",
+)
+MEASUREMENTS[COMPLIANCE_DAILY.name] = COMPLIANCE_DAILY
+
+_UTILISATION_TAGS = ("district", "street", "complex", "space", "space_type")
+_UTILISATION_FIELDS = (
+    FieldSpec("visits", "int", "people", "people who entered the space"),
+    FieldSpec("exits", "int", "people", "people who left the space"),
+    FieldSpec("peak_occupancy", "int", "people", "highest occupancy at any moment"),
+    FieldSpec("clamped", "int", "people", "people removed because occupancy went negative"),
+    FieldSpec("open_min", "float", "min", "minutes open by the published hours"),
+    FieldSpec("occupied_min", "float", "min", "minutes open with at least one person inside"),
+    FieldSpec("person_min", "float", "person-min", "occupancy integrated over the open minutes"),
+    FieldSpec("utilisation_pct", "float", "%", "occupied_min / open_min * 100 (absent if closed)"),
+    FieldSpec(
+        "occupancy_pct",
+        "float",
+        "%",
+        "mean occupancy while open / capacity * 100 (absent if closed)",
+    ),
+)
+
+UTILISATION_HOURLY = MeasurementSpec(
+    name="utilisation_hourly",
+    tags=_UTILISATION_TAGS,
+    fields=_UTILISATION_FIELDS,
+    description="Utilisation of a space per local clock hour, written by the server (issue 6, "
+    "docs/metrics.md). complex = the complex's site id; street and district are region paths "
+    "(xihu/beishan, xihu). Point time: the hour's start.",
+)
+MEASUREMENTS[UTILISATION_HOURLY.name] = UTILISATION_HOURLY
+
+UTILISATION_DAILY = MeasurementSpec(
+    name="utilisation_daily",
+    tags=_UTILISATION_TAGS,
+    fields=(
+        *_UTILISATION_FIELDS,
+        FieldSpec("drift", "int", "people", "people still counted inside at closing (reset)"),
+        FieldSpec("actual_open_min", "float", "min", "minutes actually open (check-ins or doors)"),
+    ),
+    description="Utilisation of a space per local day, written by the server (issue 6, "
+    "docs/metrics.md); tags as utilisation_hourly. Point time: local midnight of the day.",
+)
+MEASUREMENTS[UTILISATION_DAILY.name] = UTILISATION_DAILY

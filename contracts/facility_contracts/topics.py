@@ -52,7 +52,9 @@ def topic(site: str, device: str, channel: Channel) -> str:
     """
     for name, value in (("site", site), ("device", device)):
         if not is_node_id(value):
-            raise ContractError("bad_topic", "not a valid id for a topic level", field=name, value=value)
+            raise ContractError(
+                "bad_topic", "not a valid id for a topic level", field=name, value=value
+            )
     return f"{PREFIX}/{site}/{device}/{channel}"
 
 
@@ -90,7 +92,9 @@ def parse_topic(name: str) -> Topic:
     """
     parts = name.split("/")
     if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != PREFIX:
-        raise ContractError("bad_topic", f"expected {PREFIX}/SITE/DEVICE/CHANNEL", field="topic", value=name)
+        raise ContractError(
+            "bad_topic", f"expected {PREFIX}/SITE/DEVICE/CHANNEL", field="topic", value=name
+        )
     site, device, channel = parts[2], parts[3], parts[4]
     if not is_node_id(site):
         raise ContractError("bad_topic", "invalid site id", field="site", value=site)

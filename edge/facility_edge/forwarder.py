@@ -65,6 +65,7 @@ class Forwarder:
         self._lock = threading.Lock()  # _resend_before is set from the MQTT thread
         self.acked = 0
         self.bad_acks = 0
+        self.rejected = 0
 
     def ack_topics(self, device_ids: list[str]) -> list[str]:
         """The ack topics to subscribe to (one per device id)."""
@@ -117,6 +118,15 @@ class Forwarder:
             return
         try:
             deleted = self.outbox.ack(ack.ids)
+            if ack.rejected:
+                set_aside = self.outbox.reject(ack.rejected)
+                self.rejected += set_aside
+                logger.error(
+                    "site=%s gateway rejected %d events for good (set aside): %s",
+                    self.site,
+                    set_aside,
+                    dict(list(ack.rejected.items())[:5]),
+                )
         except OutboxError as exc:  # the events stay; the gateway confirms them again
             logger.error("site=%s could not apply ack on %s: %s", self.site, topic, exc)
             return

@@ -67,6 +67,11 @@ class Outbox(Protocol):
         """Delete confirmed events; returns how many were deleted."""
         ...
 
+    def reject(self, reasons: Mapping[str, str]) -> int:
+        """Set aside events the gateway will never store (id -> reason): they leave the
+        queue but are kept for inspection. Returns how many were set aside."""
+        ...
+
     def depth(self) -> int:
         """Events stored (sent or not)."""
         ...
@@ -133,6 +138,8 @@ class MemoryOutbox:
         self._events: dict[str, Event] = {}
         self._sent = SentTimes(ack_timeout_ms)
         self._state: dict[str, str] = {}
+        #: Events the gateway rejected for good: id -> reason.
+        self.set_aside: dict[str, str] = {}
 
     def append(self, events: Sequence[Event], state: Mapping[str, str]) -> None:
         with self._lock:
@@ -166,6 +173,16 @@ class MemoryOutbox:
         with self._lock:
             self._sent.forget(wanted)
             return sum(self._events.pop(i, None) is not None for i in wanted)
+
+    def reject(self, reasons: Mapping[str, str]) -> int:
+        with self._lock:
+            self._sent.forget(set(reasons))
+            moved = 0
+            for event_id, reason in reasons.items():
+                if self._events.pop(event_id, None) is not None:
+                    self.set_aside[event_id] = reason
+                    moved += 1
+            return moved
 
     def depth(self) -> int:
         with self._lock:

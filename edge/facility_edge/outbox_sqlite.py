@@ -162,6 +162,22 @@ class SqliteOutbox:
             self._depth -= deleted
             return deleted
 
+    def reject(self, reasons: Mapping[str, str]) -> int:
+        if not reasons:
+            return 0
+        with self._lock:
+            self._sent.forget(set(reasons))
+            before = self._db.total_changes
+            with self._tx() as db:
+                rows = [(reason, i) for i, reason in reasons.items()]
+                db.executemany(
+                    "INSERT INTO rejected SELECT id, payload, ? FROM events WHERE id = ?", rows
+                )
+                db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in reasons])
+            moved = (self._db.total_changes - before) // 2
+            self._depth -= moved
+            return moved
+
     def depth(self) -> int:
         with self._lock:
             return self._depth

@@ -144,7 +144,7 @@ class Worker:
         Raises:
             BatchAbandoned: stop was requested and the stores stayed unavailable.
         """
-        events, statuses = self._map(batch)
+        events, statuses, rejected = self._map(batch)
         times = {i: p.point.time_ns for i, p in events.items() if p.point is not None}
         claims = self._retry(
             "claim",
@@ -169,7 +169,9 @@ class Worker:
         if done:
             self._retry("mark_stored", lambda: self.dedupe.mark_stored(done), held)
         self._release({p.id for p in refused if p.id})
+        rejected += [(p.site, p.device, p.id, "store_rejected") for p in refused if p.id]
         self._confirm([events[i] for i in sorted(done | claims.stored)])
+        self._confirm_rejected(rejected)
 
     @staticmethod
     def _keep_first_times(events: dict[str, Pending], first: dict[str, int]) -> None:
@@ -181,11 +183,14 @@ class Worker:
             if pending.point is not None and pending.point.time_ns != time_ns:
                 events[event_id] = pending._replace(point=replace(pending.point, time_ns=time_ns))
 
-    def _map(self, batch: Sequence[Inbound]) -> tuple[dict[str, Pending], list[Point]]:
+    def _map(
+        self, batch: Sequence[Inbound]
+    ) -> tuple[dict[str, Pending], list[Point], list[tuple[str, str, str, str]]]:
         now = self.clock()
         rules = self.config.rules
         events: dict[str, Pending] = {}
         statuses: list[Point] = []
+        rejected: list[tuple[str, str, str, str]] = []  # (site, device, event id, reason)
         repeated = 0
         for item in batch:
             topic, msg = item.topic, item.message
@@ -199,9 +204,12 @@ class Worker:
                 else:
                     statuses.append(status_point(topic, msg, item.received_ms, now, rules))  # type: ignore[arg-type]
             except ContractError as exc:
-                self.intake.reject(exc, str(topic), event_id=getattr(msg, "id", None))
+                event_id = getattr(msg, "id", None)
+                self.intake.reject(exc, str(topic), event_id=event_id)
+                if topic.channel == "evt" and event_id:
+                    rejected.append((topic.site, topic.device, event_id, exc.reason))
         self.stats.add(duplicate=repeated)
-        return events, statuses
+        return events, statuses, rejected
 
     def _resolve_in_doubt(self, doubtful: list[Pending], held: Collection[str]) -> set[str]:
         if not doubtful:
@@ -296,6 +304,20 @@ class Worker:
             self.dedupe.release(ids, self.config.owner)
         except DedupeUnavailable as exc:
             logger.warning("cannot release %d claims (they will expire): %s", len(ids), exc)
+
+    def _confirm_rejected(self, rejected: Iterable[tuple[str, str, str, str]]) -> None:
+        """Tell each edge which of its events will never be stored, and why, so it sets
+        them aside instead of sending them forever (``Ack.rejected``)."""
+        groups: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        for site, device, event_id, reason in rejected:
+            groups[(site, device)][event_id] = reason
+        for (site, device), reasons in groups.items():
+            items = list(reasons.items())
+            for start in range(0, len(items), ACK_MAX_IDS):
+                self.publish_ack(
+                    ack_topic(site, device),
+                    encode_ack([], dict(items[start : start + ACK_MAX_IDS])),
+                )
 
     def _confirm(self, done: Iterable[Pending]) -> None:
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)

@@ -4,9 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from facility_contracts import ContractError
 from facility_contracts.codec import (
     MAX_MESSAGE_BYTES,
@@ -18,13 +15,22 @@ from facility_contracts.codec import (
     encode_status,
 )
 from facility_contracts.envelope import DoorCrossing, DoorCrossingBody, Status
+from hypothesis import given
+from hypothesis import strategies as st
 
 GOLDEN = Path(__file__).resolve().parents[2] / "contracts" / "facility_contracts" / "golden"
 
 GOOD = {
-    "v": 1, "id": "0b6c2b3e-1f7a-4d1e-9c7e-1a2b3c4d5e6f", "device": "dc-main", "boot": "b-1",
-    "seq": 7, "ts": 1_764_403_200_123, "mono": 5_123, "synced": True,
-    "kind": "door.crossing", "body": {"in": 2, "out": 1, "space": "culture-1"},
+    "v": 1,
+    "id": "0b6c2b3e-1f7a-4d1e-9c7e-1a2b3c4d5e6f",
+    "device": "dc-main",
+    "boot": "b-1",
+    "seq": 7,
+    "ts": 1_764_403_200_123,
+    "mono": 5_123,
+    "synced": True,
+    "kind": "door.crossing",
+    "body": {"in": 2, "out": 1, "space": "culture-1"},
 }
 
 
@@ -82,8 +88,12 @@ def test_encode_decode_round_trip_and_sent_override():
         (_bytes(_with(ts=1_764_403_200)), "ts_in_seconds", "ts"),
         (_bytes(_with(device="DC Main")), "bad_value", "device"),
         (_bytes(_with(v=2)), "bad_value", "v"),
-        (b'{"v":1,"id":"abcdefgh","device":"d","boot":"b","seq":1,"ts":NaN,"mono":1,'
-         b'"synced":false,"kind":"door.crossing","body":{"in":1,"out":0,"space":"s"}}', None, "ts"),
+        (
+            b'{"v":1,"id":"abcdefgh","device":"d","boot":"b","seq":1,"ts":NaN,"mono":1,'
+            b'"synced":false,"kind":"door.crossing","body":{"in":1,"out":0,"space":"s"}}',
+            None,
+            "ts",
+        ),
         (b"{" + b" " * MAX_MESSAGE_BYTES + b"}", "too_large", ""),
     ],
 )
@@ -129,11 +139,32 @@ def test_golden_samples(path):
 
 
 @given(
-    in_=st.integers(0, 100_000), out=st.integers(0, 100_000), seq=st.integers(1, 2**53 - 1),
-    ts=st.integers(10**11, 2**53 - 1), mono=st.integers(0, 2**53 - 1), synced=st.booleans(),
+    in_=st.integers(0, 100_000),
+    out=st.integers(0, 100_000),
+    seq=st.integers(1, 2**53 - 1),
+    ts=st.integers(10**11, 2**53 - 1),
+    mono=st.integers(0, 2**53 - 1),
+    synced=st.booleans(),
 )
 def test_any_valid_crossing_round_trips(in_, out, seq, ts, mono, synced):
     """Every in-range crossing survives encode/decode unchanged."""
-    ev = DoorCrossing(id="abcdefgh", device="d1", boot="b", seq=seq, ts=ts, mono=mono,
-                      synced=synced, body=DoorCrossingBody(**{"in": in_}, out=out, space="s1"))
+    ev = DoorCrossing(
+        id="abcdefgh",
+        device="d1",
+        boot="b",
+        seq=seq,
+        ts=ts,
+        mono=mono,
+        synced=synced,
+        body=DoorCrossingBody(**{"in": in_}, out=out, space="s1"),
+    )
     assert decode_event(encode_event(ev)) == ev
+
+
+def test_ack_may_reject_ids_with_reasons():
+    """An ack can tell the edge which ids will never be stored, and why."""
+    raw = encode_ack([], {"abcdefgh": "ts_in_future"})
+    assert json.loads(raw) == {"v": 1, "rejected": {"abcdefgh": "ts_in_future"}}
+    ack = decode_ack(raw)
+    assert ack.ids == [] and ack.rejected == {"abcdefgh": "ts_in_future"}
+    assert json.loads(encode_ack(["abcdefgh"])) == {"v": 1, "ids": ["abcdefgh"]}

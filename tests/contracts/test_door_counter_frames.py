@@ -1,11 +1,10 @@
 """DC v1 serial frames: checksum, codec, and the stream splitter."""
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from facility_contracts.serial import FrameError
 from facility_contracts.serial import door_counter as dc
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def _crc_ccitt_false(data: bytes) -> int:
@@ -33,8 +32,10 @@ def test_encoded_frame_is_exactly_as_documented():
 
 frames = st.builds(
     dc.DoorFrame,
-    seq=st.integers(0, 65535), uptime_s=st.integers(0, 2**32 - 1),
-    total_in=st.integers(0, 2**32 - 1), total_out=st.integers(0, 2**32 - 1),
+    seq=st.integers(0, 65535),
+    uptime_s=st.integers(0, 2**32 - 1),
+    total_in=st.integers(0, 2**32 - 1),
+    total_out=st.integers(0, 2**32 - 1),
     rtc_ms=st.none() | st.integers(0, 2**53 - 1),
 )
 
@@ -80,8 +81,14 @@ def _signed(body: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     "body",
-    [b"DC,70000,1,1,1,", b"DC,1,1,-1,1,", b"DC,1,1,1,", b"XX,1,1,1,1,", b"DC,1,1,4294967296,1,",
-     b"DC,1,1,+1,1,"],
+    [
+        b"DC,70000,1,1,1,",
+        b"DC,1,1,-1,1,",
+        b"DC,1,1,1,",
+        b"XX,1,1,1,1,",
+        b"DC,1,1,4294967296,1,",
+        b"DC,1,1,+1,1,",
+    ],
 )
 def test_fields_out_of_range_are_rejected_even_with_a_valid_crc(body):
     """A correctly signed frame with a bad field is still refused."""

@@ -1,7 +1,6 @@
 """Topic scheme: build, parse, filters."""
 
 import pytest
-
 from facility_contracts import ContractError
 from facility_contracts import topics as t
 
@@ -22,8 +21,16 @@ def test_parse_round_trip():
 
 @pytest.mark.parametrize(
     "name",
-    ["facility/v2/s1/d1/evt", "facility/v1/s1/d1", "facility/v1/s1/d1/evt/x", "facility/v1/S1/d1/evt",
-     "facility/v1/s1/d 1/evt", "facility/v1/s1/d1/nope", "other/v1/s1/d1/evt", ""],
+    [
+        "facility/v2/s1/d1/evt",
+        "facility/v1/s1/d1",
+        "facility/v1/s1/d1/evt/x",
+        "facility/v1/S1/d1/evt",
+        "facility/v1/s1/d 1/evt",
+        "facility/v1/s1/d1/nope",
+        "other/v1/s1/d1/evt",
+        "",
+    ],
 )
 def test_parse_rejects_names_outside_the_scheme(name):
     """Wrong version, depth, case, spaces or channel are bad_topic."""

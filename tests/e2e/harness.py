@@ -26,7 +26,9 @@ FACILITY = [sys.executable, "-m", "facility_cli.main"]
 class Part:
     """One ``facility ...`` child process with its log file; SIGKILL and restart."""
 
-    def __init__(self, name: str, args: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, args: list[str], workdir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name, self.args, self.workdir, self.env = name, args, workdir, env
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -36,7 +38,9 @@ class Part:
 
         log = (self.workdir / f"{self.name}.log").open("ab")
         env = {**os.environ, **(self.env or {})}
-        self.proc = subprocess.Popen(FACILITY + self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            FACILITY + self.args, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         self.starts += 1
         return self
 
@@ -60,8 +64,17 @@ class Part:
         return (self.workdir / f"{self.name}.log").read_text(errors="replace")
 
 
-def edge_config(workdir: Path, *, site: str, port: int, link: Path, device: str = "dc-main",
-                space: str = "culture-1", ack_timeout_s: float = 5, max_inflight: int = 500) -> Path:
+def edge_config(
+    workdir: Path,
+    *,
+    site: str,
+    port: int,
+    link: Path,
+    device: str = "dc-main",
+    space: str = "culture-1",
+    ack_timeout_s: float = 5,
+    max_inflight: int = 500,
+) -> Path:
     """Write an edge YAML for one door counter on ``link`` trusting the device clock."""
     path = workdir / "edge.yaml"
     path.write_text(
@@ -79,11 +92,18 @@ def gateway_config(workdir: Path, *, index: int, port: int, vm_url: str, **extra
     """Write a gateway YAML in share group e2e writing to VictoriaMetrics."""
     path = workdir / f"gateway-{index}.yaml"
     lines = [
-        f"mqtt_port: {port}", f"mqtt_client_id: e2e-gw-{index}", "mqtt_keepalive_s: 5",
-        "share_group: e2e", "writer: influx", f"influx_url: {vm_url}",
-        "influx_query: victoriametrics", f"dedupe_url: sqlite:///{workdir}/dedupe.sqlite",
-        f"stats_file: {workdir}/gateway-{index}-stats.json", "stats_interval_s: 1",
-        "claim_lease_s: 5", "retry_max_s: 2",
+        f"mqtt_port: {port}",
+        f"mqtt_client_id: e2e-gw-{index}",
+        "mqtt_keepalive_s: 5",
+        "share_group: e2e",
+        "writer: influx",
+        f"influx_url: {vm_url}",
+        "influx_query: victoriametrics",
+        f"dedupe_url: sqlite:///{workdir}/dedupe.sqlite",
+        f"stats_file: {workdir}/gateway-{index}-stats.json",
+        "stats_interval_s: 1",
+        "claim_lease_s: 5",
+        "retry_max_s: 2",
     ] + [f"{k}: {v}" for k, v in extra.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -97,8 +117,9 @@ def weeks_to_now() -> int:
     return (datetime.now(TZ) - FILE_END).days // 7
 
 
-def expected_from_csv(path: Path, first_day: str | None = None, days: int | None = None,
-                      shift_weeks: int = 0) -> dict[str, Counter]:
+def expected_from_csv(
+    path: Path, first_day: str | None = None, days: int | None = None, shift_weeks: int = 0
+) -> dict[str, Counter]:
     """Per-slot and per-day in/out from the CalIt2 file (flow 9 in, 7 out), local times,
     moved by ``shift_weeks`` whole weeks (a replay re-timed to the present).
 
@@ -114,7 +135,9 @@ def expected_from_csv(path: Path, first_day: str | None = None, days: int | None
                 continue
             flow, date, hms, count = row
             local = datetime.strptime(f"{date} {hms}", "%m/%d/%y %H:%M:%S").replace(tzinfo=TZ)
-            if start and (local.date() < start or (days and local.date() >= start + timedelta(days=days))):
+            if start and (
+                local.date() < start or (days and local.date() >= start + timedelta(days=days))
+            ):
                 continue
             direction = {"9": "in", "7": "out"}[flow]
             local += timedelta(weeks=shift_weeks)
@@ -139,8 +162,13 @@ def stored(vm_url: str, site: str) -> dict[str, object]:
             total[direction] += int(s.value)
     for s in export(vm_url, f'{{__name__="door_crossing_seq",site="{site}"}}'):
         keys[(s.label("device"), s.ts_ms, s.value)] += 1
-    return {"slot": slot, "day": day, "total": total,
-            "samples": sum(keys.values()), "unique": len(keys)}
+    return {
+        "slot": slot,
+        "day": day,
+        "total": total,
+        "samples": sum(keys.values()),
+        "unique": len(keys),
+    }
 
 
 def wait_until(predicate, timeout_s: float, every_s: float = 0.5) -> bool:  # type: ignore[no-untyped-def]

@@ -91,6 +91,17 @@ def test_ack_deletes_only_confirmed_ids(make: Factory) -> None:
     assert ids(box.pending(10, TIMEOUT)) == [evs[0].id, evs[2].id]
 
 
+def test_reject_sets_events_aside_and_out_of_the_queue(make: Factory) -> None:
+    """Ids the gateway rejects for good leave the queue (never sent again) and count as set aside."""
+    box = make()
+    evs = [event(i) for i in range(1, 4)]
+    box.append(evs, {})
+    box.mark_sent(ids(evs), 0)
+    assert box.reject({evs[0].id: "ts_in_future", "ev-not-there": "device_mismatch"}) == 1
+    assert box.depth() == 2 and box.inflight(0) == 2
+    assert ids(box.pending(10, TIMEOUT)) == [evs[1].id, evs[2].id]
+
+
 def test_mark_sent_ignores_unknown_ids(make: Factory) -> None:
     """Marking ids that are not in the outbox (already acked) changes nothing."""
     box = make()

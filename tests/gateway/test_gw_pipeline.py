@@ -55,9 +55,14 @@ class Acks:
 
     def __init__(self) -> None:
         self.by_topic: dict[str, list[str]] = {}
+        self.rejected: dict[str, dict[str, str]] = {}
 
     def __call__(self, topic: str, payload: bytes) -> None:
-        self.by_topic.setdefault(topic, []).extend(codec.decode_ack(payload).ids)
+        ack = codec.decode_ack(payload)
+        if ack.ids:
+            self.by_topic.setdefault(topic, []).extend(ack.ids)
+        if ack.rejected:
+            self.rejected.setdefault(topic, {}).update(ack.rejected)
 
     def all_ids(self) -> list[str]:
         return [i for ids in self.by_topic.values() for i in ids]
@@ -198,10 +203,11 @@ def test_refused_point_isolated_by_splitting(tmp_path: Path) -> None:
     assert sum(len(w) for w in writer.writes) == 7
     assert rig.stats.rejected() == {"store_rejected": 1}
     assert rig.dedupe.claim([bad.id], "gw-next", 1).new == {bad.id}  # claim released
+    assert rig.acks.rejected == {f"facility/v1/{SITE}/dc-a/ack": {bad.id: "store_rejected"}}
 
 
 def test_mapping_rejections_counted(rig: Rig) -> None:
-    """Events refused by the mapping are counted by reason and neither written nor acked."""
+    """Events refused by the mapping are counted by reason, not written, and confirmed as rejected."""
     good = door_event("dc-a", 1)
     wrong_device = door_event("dc-b", 2)
     future = door_event("dc-a", 3, ts=now_ms() + 3_600_000)
@@ -212,6 +218,9 @@ def test_mapping_rejections_counted(rig: Rig) -> None:
     rig.worker.process(items)
     assert rig.acks.all_ids() == [good.id]
     assert rig.stats.rejected() == {"device_mismatch": 1, "ts_in_future": 1}
+    assert rig.acks.rejected == {
+        f"facility/v1/{SITE}/dc-a/ack": {future.id: "ts_in_future", wrong_device.id: "device_mismatch"}
+    }
 
 
 def test_status_points_written_without_acks(rig: Rig) -> None:

@@ -33,8 +33,12 @@ TAG = b"DC"
 SEQ_MODULUS = 65536
 TOTAL_MODULUS = 2**32
 _CRC_TEXT = re.compile(rb"^[0-9A-F]{4}$")
-_LIMITS = (("seq", SEQ_MODULUS), ("uptime_s", 2**32), ("total_in", TOTAL_MODULUS),
-           ("total_out", TOTAL_MODULUS))
+_LIMITS = (
+    ("seq", SEQ_MODULUS),
+    ("uptime_s", 2**32),
+    ("total_in", TOTAL_MODULUS),
+    ("total_out", TOTAL_MODULUS),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,9 @@ def decode(frame: bytes) -> DoorFrame:
         raise FrameError("syntax", "missing '*' and four hex digits before CRLF", frame)
     body, crc_text = frame[1:star], frame[star + 1 : -2]
     if not _CRC_TEXT.match(crc_text):
-        raise FrameError("syntax", f"checksum is not four uppercase hex digits: {crc_text!r}", frame)
+        raise FrameError(
+            "syntax", f"checksum is not four uppercase hex digits: {crc_text!r}", frame
+        )
     crc = int(crc_text, 16)
     if crc != crc16(body):
         raise FrameError("checksum", f"crc {crc:04X} != computed {crc16(body):04X}", frame)
