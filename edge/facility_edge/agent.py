@@ -32,6 +32,7 @@ from facility_edge.forwarder import Forwarder
 from facility_edge.outbox import Outbox
 from facility_edge.publisher import Message, Publisher
 from facility_edge.recorder import Recorder
+from facility_edge.rfid import start_rfid_reader
 from facility_edge.status import (
     DeviceStates,
     disk_free_mb,
@@ -43,8 +44,20 @@ from facility_edge.status import (
 
 logger = logging.getLogger(__name__)
 
+
+def start_qr_camera(cfg: Any, recorder: Recorder, states: DeviceStates) -> Any:
+    """Start a QR camera; OpenCV is imported here only, so agents without cameras stay small."""
+    from facility_edge.camera.device import start_qr_camera as start
+
+    return start(cfg, recorder, states)
+
+
 #: Device kinds (config ``type``) -> function starting a reader for one device.
-DEVICE_STARTERS: dict[str, Callable[..., Any]] = {"door_counter": start_door_counter}
+DEVICE_STARTERS: dict[str, Callable[..., Any]] = {
+    "door_counter": start_door_counter,
+    "rfid_reader": start_rfid_reader,
+    "qr_camera": start_qr_camera,
+}
 #: Least time between two status messages triggered by state changes, ms.
 STATUS_MIN_GAP_MS = 1000
 #: Main loop wake-up period, s.

@@ -50,7 +50,8 @@ def schema() -> None:
 def check(config: ConfigOption) -> None:
     """Validate a configuration file; print a summary (secrets never shown)."""
     cfg = _load(config)
-    kinds = ", ".join(f"{d.id} ({d.type} on {d.port})" for d in cfg.devices) or "none"
+    where = {d.id: getattr(d, "port", None) or getattr(d, "source", "?") for d in cfg.devices}
+    kinds = ", ".join(f"{d.id} ({d.type} on {where[d.id]})" for d in cfg.devices) or "none"
     typer.echo(
         f"{config}: ok: agent {cfg.agent.id} at site {cfg.agent.site}, "
         f"broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}), devices: {kinds}"

@@ -20,13 +20,14 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from facility_contracts.envelope import TaskKind
 from facility_contracts.ids import ID_PATTERN
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from facility_edge.errors import ConfigError
 
 NodeId = Annotated[str, Field(pattern=ID_PATTERN, description="id usable as an MQTT topic level")]
-_SECRET_FIELDS = frozenset({"password"})
+_SECRET_FIELDS = frozenset({"password", "secret"})
 
 
 class _Section(BaseModel):
@@ -124,7 +125,89 @@ class DoorCounterConfig(_Section):
     )
 
 
-DeviceConfig = Annotated[DoorCounterConfig, Field(discriminator="type")]
+class ButtonsConfig(_Section):
+    """Task buttons of a check-in terminal: a Linux input device (gpio-keys or a keypad)."""
+
+    device: str = Field(
+        min_length=1,
+        description="Input event device, e.g. /dev/input/by-path/platform-gpio-keys-event "
+        "(GPIO buttons through the gpio-key overlay) or a USB keypad's event device.",
+    )
+    keys: dict[int, TaskKind] = Field(
+        min_length=1,
+        description="Linux key code -> task kind, e.g. {2: disinfection, 3: patrol} "
+        "(KEY_1 = 2, KEY_2 = 3; see linux/input-event-codes.h).",
+    )
+    hold_s: float = Field(
+        10.0, gt=0, le=300, description="A press sets the task of a tap within this many s."
+    )
+
+
+class _TerminalConfig(_Section):
+    """Fields common to check-in terminals (RFID readers, QR cameras)."""
+
+    id: NodeId = Field(description="Device id: the device level of its event and ack topics.")
+    checkpoint: NodeId = Field(description="Registry id of the checkpoint the terminal is at.")
+    space: NodeId = Field(description="Registry id of the space of the checkpoint.")
+    task: TaskKind = Field(
+        description="Task recorded by a check-in when no button chose another: "
+        "disinfection, patrol, maintenance, activity, opening or closing."
+    )
+    buttons: ButtonsConfig | None = Field(
+        None, description="Optional task buttons pressed before a tap; omit for none."
+    )
+
+
+class RfidReaderConfig(_TerminalConfig):
+    """A 125 kHz RFID badge reader on a serial line (``docs/protocols.md``, RFID reader)."""
+
+    type: Literal["rfid_reader"] = Field(description="Device kind: 'rfid_reader'.")
+    port: str = Field(
+        min_length=1, description="Serial device path (/dev/ttyUSB0, a symlink) or pyserial URL."
+    )
+    baudrate: int = Field(9600, gt=0, le=4_000_000, description="Line speed, bit/s (9600).")
+    repeat_window_s: float = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description="Reads of one card less than this many s after its previous read are "
+        "repeats of one tap (a card held on the reader gives one check-in), s.",
+    )
+
+
+class QrCameraConfig(_TerminalConfig):
+    """A camera reading staff QR codes (``docs/protocols.md``, QR codes); needs OpenCV."""
+
+    type: Literal["qr_camera"] = Field(description="Device kind: 'qr_camera'.")
+    source: str = Field(
+        min_length=1,
+        description="V4L2 device (/dev/video0, or its index '0'), an rtsp:// URL, or a "
+        "video file path.",
+    )
+    secret: SecretStr = Field(
+        min_length=16, description="The complex's QR secret (>= 16 characters; never logged)."
+    )
+    decode_hz: float = Field(
+        5.0, gt=0, le=60, description="Most frames decoded per second (worker thread)."
+    )
+    hold_s: float = Field(
+        3.0,
+        gt=0,
+        le=600,
+        description="A badge seen again less than this many s after its last sighting is "
+        "the same presentation (a code held in view gives one check-in), s.",
+    )
+    accept_static: bool = Field(
+        True, description="Accept printed static codes (recorded as proof static_qr)."
+    )
+    width: int = Field(640, ge=160, le=4096, description="Capture width asked of a camera, px.")
+    height: int = Field(480, ge=120, le=4096, description="Capture height asked, px.")
+    loop: bool = Field(False, description="Play a video file again from its start (demos).")
+
+
+DeviceConfig = Annotated[
+    DoorCounterConfig | RfidReaderConfig | QrCameraConfig, Field(discriminator="type")
+]
 
 
 class EdgeConfig(_Section):
@@ -159,7 +242,7 @@ class EdgeConfig(_Section):
 
 
 #: Device kinds by their ``type`` tag.
-DEVICE_TYPES: tuple[str, ...] = ("door_counter",)
+DEVICE_TYPES: tuple[str, ...] = ("door_counter", "rfid_reader", "qr_camera")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

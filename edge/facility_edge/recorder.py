@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from facility_contracts.envelope import (
+    CheckIn,
+    CheckInBody,
     DeviceNotice,
     DeviceNoticeBody,
     DoorCrossing,
@@ -46,7 +48,7 @@ class Draft:
     """
 
     device: str
-    body: DoorCrossingBody | DeviceNoticeBody
+    body: DoorCrossingBody | DeviceNoticeBody | CheckInBody
     ts: int | None = None
 
 
@@ -149,6 +151,17 @@ class Recorder:
     def _event(self, draft: Draft, stamp: Stamp, seq: int) -> Event:
         ts, synced = (stamp.ts, stamp.synced) if draft.ts is None else (draft.ts, True)
         event_id, mono = str(uuid.uuid4()), self.since_boot_ms(stamp.mono)
+        if isinstance(draft.body, CheckInBody):
+            return CheckIn(
+                id=event_id,
+                device=draft.device,
+                boot=self.boot,
+                seq=seq,
+                ts=ts,
+                mono=mono,
+                synced=synced,
+                body=draft.body,
+            )
         if isinstance(draft.body, DoorCrossingBody):
             return DoorCrossing(
                 id=event_id,

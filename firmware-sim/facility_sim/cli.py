@@ -12,12 +12,14 @@ import re
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+from facility_contracts.errors import ContractError
 
 from facility_sim import calit2
 from facility_sim.errors import SimError
@@ -234,3 +236,96 @@ def _report(replay: Replay) -> None:
     )
     if stats.error:
         raise typer.Exit(1)
+
+
+def _mix(text: str) -> dict[str, float]:
+    """``very_satisfied=5,satisfied=3,...`` -> button weights (missing buttons weigh 0)."""
+    from facility_sim.satisfaction import BUTTONS
+
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in BUTTONS:
+            known = ", ".join(BUTTONS)
+            raise typer.BadParameter(f"--mix: unknown button {name!r} (one of {known})")
+        try:
+            weights[name] = float(value)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--mix: {part!r} is not BUTTON=WEIGHT") from exc
+    if not weights or sum(weights.values()) <= 0 or min(weights.values()) < 0:
+        raise typer.BadParameter("--mix needs non-negative weights with a positive sum")
+    return weights
+
+
+@app.command("satisfaction")
+def satisfaction(
+    site: Annotated[str, typer.Option(help="The complex's site id.")],
+    device: Annotated[str, typer.Option(help="The terminal's device id.")],
+    space: Annotated[str, typer.Option(help="The space (service) it rates.")],
+    mqtt_url: Annotated[str, typer.Option("--mqtt", help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+    visitors: Annotated[int, typer.Option(help="Visitors who press a button.")] = 20,
+    mix: Annotated[str, typer.Option(help="Button weights, BUTTON=WEIGHT,...")] = (
+        "very_satisfied=5,satisfied=3,dissatisfied=1,very_dissatisfied=1"
+    ),
+    gap: Annotated[float, typer.Option(help="Real seconds between visitors.")] = 4.0,
+    mash: Annotated[
+        float, typer.Option(help="Probability that a visitor mashes the button 2-5 times.")
+    ] = 0.2,
+    lockout: Annotated[float, typer.Option(help="Lock-out after a vote, s.")] = 3.0,
+    heartbeat: Annotated[float, typer.Option(help="Seconds between status messages.")] = 30.0,
+    wait_acks: Annotated[
+        float, typer.Option(help="At the end, wait this long for the gateway's confirmations (s).")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the visitors' choices.")] = 0,
+) -> None:
+    """A four-button satisfaction terminal on MQTT: visitors vote, mashing counts once.
+
+    Prints one JSON line: presses, votes, ignored presses, confirmed votes, votes per button.
+    """
+    import json
+    import random
+
+    from facility_sim.satisfaction import MqttTerminal, SatisfactionTerminal
+
+    weights = _mix(mix)
+    rng = random.Random(seed)
+    try:
+        logic = SatisfactionTerminal(device, space, lockout_ms=int(lockout * 1000))
+        term = MqttTerminal(mqtt_url, site, logic, heartbeat_s=heartbeat).start()
+    except (ValueError, ContractError) as exc:
+        typer.echo(f"facility sim satisfaction: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not term.connected.wait(10):
+        typer.echo(f"facility sim satisfaction: no broker at {mqtt_url}", err=True)
+        term.stop(clean=False)
+        raise typer.Exit(1)
+    names, cum = list(weights), list(weights.values())
+    for _ in range(visitors):
+        button = rng.choices(names, weights=cum)[0]
+        for _ in range(rng.randint(2, 5) if rng.random() < mash else 1):
+            term.press(button)
+            time.sleep(min(0.05, gap / 10))
+        time.sleep(gap)
+    deadline = time.monotonic() + wait_acks
+    while term.pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    term.stop()
+    stats = logic.stats
+    typer.echo(
+        json.dumps(
+            {
+                "presses": stats.presses,
+                "votes": stats.votes,
+                "ignored": stats.ignored,
+                "acked": term.acked,
+                "by_rating": stats.by_rating,
+            }
+        )
+    )
+
+
+# Check-in terminal simulators (issue 4): RFID reader on a pty, camera scenes to video.
+from facility_sim.checkin_cli import camera_video, rfid_reader  # noqa: E402
+
+app.command("rfid-reader")(rfid_reader)
+app.command("camera-video")(camera_video)
