@@ -52,3 +52,28 @@ def edge(
     from facility_cli.bench_edge import run
 
     typer.echo(json.dumps(run(outage_s=outage_s, rate=rate)))
+
+
+@app.command()
+def qr(
+    frames: Annotated[int, typer.Option(help="Frames per condition.")] = 40,
+) -> None:
+    """QR decode time per 640x480 frame on one core, and the decode rate per condition."""
+    from facility_edge.camera.bench import run
+
+    typer.echo(json.dumps(run(per_condition=frames)))
+
+
+@app.command()
+def api(
+    db_url: Annotated[
+        str | None, typer.Option(help="Database URL (default: a temporary SQLite file).")
+    ] = None,
+) -> None:
+    """p95 latency of a complex's "today" view and a district's device-health list."""
+    import tempfile
+
+    from facility_server.bench_api import run
+
+    url = db_url or f"sqlite:///{tempfile.mkdtemp(prefix='fo-bench-api-')}/bench.sqlite"
+    typer.echo(json.dumps(run(url)))
