@@ -136,6 +136,7 @@ def start_gateways(
                 [sys.executable, "-m", "facility_cli.main", "gateway", "run", "--config", str(cfg)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         )
     _wait_ready(broker.port, [work / f"stats-{i}.json" for i in range(n)])

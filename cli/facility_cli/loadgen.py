@@ -14,6 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import uuid6
 from facility_contracts import topics
 from facility_contracts.codec import encode_event
 from facility_contracts.envelope import DoorCrossing, DoorCrossingBody
@@ -42,7 +43,7 @@ def make_load(n: int, devices: int, site: str = "bench", ts_ms: int | None = Non
         topic = topics.event_topic(site, dev)
         load.lines[topic], load.ids[topic] = [], []
         for seq in range(1, n // devices + (1 if d < n % devices else 0) + 1):
-            eid = str(uuid.uuid4())
+            eid = str(uuid6.uuid7())  # as the edge makes them: time-ordered (RFC 9562)
             ev = DoorCrossing(
                 id=eid,
                 device=dev,

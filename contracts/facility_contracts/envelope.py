@@ -6,7 +6,8 @@ Every event a device or edge agent publishes is one JSON object::
      "ts": 1764403200123, "mono": 5123, "synced": true,
      "kind": "door.crossing", "body": {"in": 2, "out": 0, "space": "culture-1"}}
 
-- ``id``: event id, unique forever (the edge makes a UUID); dedupe key end to end.
+- ``id``: event id, unique forever; dedupe key end to end. The edge makes a time-ordered
+  UUIDv7 (RFC 9562), which keeps the gateway's dedupe index append-mostly (cheap inserts).
 - ``boot`` + ``seq``: the publisher's boot id and a per-boot sequence number starting at
   1 with no gaps, so a missing event shows as a gap.
 - ``ts``: device wall-clock time, UTC, integer milliseconds since the Unix epoch.
@@ -173,6 +174,23 @@ class Ack(_Model):
         if not self.ids and not self.rejected:
             raise ValueError("an ack confirms or rejects at least one id")
         return self
+
+
+#: Reader states an edge agent reports per device in :attr:`Status.devices`.
+#: ``reading``: the port is open and frames arrive or may arrive (healthy);
+#: ``starting``: not opened yet; ``disconnected``: the port is gone (unplugged), retrying;
+#: ``outbox_full`` / ``outbox_error``: frames are read but cannot be stored; ``ended``:
+#: a file source reached its end.
+DEVICE_READER_STATES: tuple[str, ...] = (
+    "starting",
+    "reading",
+    "disconnected",
+    "outbox_full",
+    "outbox_error",
+    "ended",
+)
+#: The reader states that mean the device works.
+HEALTHY_READER_STATES: frozenset[str] = frozenset({"reading"})
 
 
 class Status(_Model):

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import uuid6
 from facility_contracts.envelope import (
     CheckIn,
     CheckInBody,
@@ -150,7 +151,7 @@ class Recorder:
 
     def _event(self, draft: Draft, stamp: Stamp, seq: int) -> Event:
         ts, synced = (stamp.ts, stamp.synced) if draft.ts is None else (draft.ts, True)
-        event_id, mono = str(uuid.uuid4()), self.since_boot_ms(stamp.mono)
+        event_id, mono = str(uuid6.uuid7()), self.since_boot_ms(stamp.mono)
         if isinstance(draft.body, CheckInBody):
             return CheckIn(
                 id=event_id,

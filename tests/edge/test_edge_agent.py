@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import threading
 from pathlib import Path
 
@@ -114,6 +116,8 @@ def test_acks_delete_and_seq_is_gapless(tmp_path: Path) -> None:
     agent.tick()
     sent = pub.events()
     assert [e.seq for e in sent] == [1, 2, 3, 4, 5] and {e.boot for e in sent} == {agent.boot}
+    ids = [uuid.UUID(e.id) for e in sent]
+    assert {i.version for i in ids} == {7} and ids == sorted(ids)  # time-ordered ids
     assert outbox.depth() == 5
     pub.deliver(topics.ack_topic(SITE, "dc-1"), codec.encode_ack([e.id for e in sent[:3]]))
     assert outbox.depth() == 2
