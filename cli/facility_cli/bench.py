@@ -77,3 +77,38 @@ def api(
 
     url = db_url or f"sqlite:///{tempfile.mkdtemp(prefix='fo-bench-api-')}/bench.sqlite"
     typer.echo(json.dumps(run(url)))
+
+
+@app.command()
+def report(
+    db_url: Annotated[
+        str | None, typer.Option(help="Database URL (default: a temporary SQLite file).")
+    ] = None,
+    complexes: Annotated[int, typer.Option(help="Complexes in the district.")] = 300,
+) -> None:
+    """Half-year report time for one complex and for a district with a half year of hourly data."""
+    import tempfile
+
+    from facility_server.bench_report import run
+
+    url = db_url or f"sqlite:///{tempfile.mkdtemp(prefix='fo-bench-report-')}/bench.sqlite"
+    typer.echo(json.dumps(run(url, complexes=complexes)))
+
+
+@app.command()
+def compliance(
+    db_url: Annotated[
+        str | None, typer.Option(help="Database URL (default: a temporary SQLite file).")
+    ] = None,
+) -> None:
+    """One compliance tick over 3,000 complexes x 10 rules with a day of check-ins.
+
+    ``tick_s`` is a running server's regular tick; ``tick_cold_s`` the first tick on an
+    empty occurrence table; ``checkins_per_s`` the re-evaluation rate on arrival.
+    """
+    import tempfile
+
+    from facility_server.bench_compliance import run
+
+    url = db_url or f"sqlite:///{tempfile.mkdtemp(prefix='fo-bench-compliance-')}/bench.sqlite"
+    typer.echo(json.dumps(run(url)))

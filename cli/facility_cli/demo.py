@@ -47,7 +47,7 @@ def demo(
     weeks: Annotated[
         int, typer.Option(min=1, max=15, help="Weeks of traffic each door counter replays.")
     ] = 1,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 600.0,
+    timeout: Annotated[float, typer.Option(min=10, help="Give up after this many seconds.")] = 600.0,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what each part does.")
     ] = False,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from facility_cli.demo_extras import publish_activity, server_views
 from facility_cli.demo_summary import summarise
 from facility_cli.embedded_broker import EmbeddedBroker
 
@@ -63,7 +64,7 @@ def _registry(setup: Path, db_url: str) -> tuple[Any, dict[str, Any], list[dict[
             )
             if d.space_id in spaces
         ]
-        info = {"site": cx.site_id, "name": cx.name, "timezone": cx.timezone}
+        info = {"id": cx.id, "site": cx.site_id, "name": cx.name, "timezone": cx.timezone}
     return factory, info, counters
 
 
@@ -179,6 +180,8 @@ def run_demo(
             port = PtyPort(p.link).open()
             ports.append(port)
             replays.append(Replay(p.slots, port, ReplayOptions(speed=None)).start())
+        say("Staff check in at the play area; residents vote at two services ...")
+        activity = publish_activity(factory, cx, broker.port)
         agent = Agent(_edge_config(cx["site"], broker.port, plans, work))
         threads.append(
             threading.Thread(target=agent.run, args=(stop_edge,), name="edge", daemon=True)
@@ -202,6 +205,10 @@ def run_demo(
         elapsed = time.monotonic() - t0
         with factory() as session:
             health = device_health_summary(session, datetime.now(UTC))
+        first = min(p.slots[0].start.date() for p in plans)
+        last = max((p.slots[-1].end - timedelta(minutes=1)).date() for p in plans)
+        say("Evaluating compliance, utilisation and the scorecard ...")
+        views = server_views(factory, cx, activity, first, last)
         return summarise(
             cx=cx,
             plans=plans,
@@ -210,8 +217,12 @@ def run_demo(
             edge_depth=agent.outbox.depth(),
             health=health,
             elapsed_s=elapsed,
+            activity=activity,
+            views=views,
         )
     finally:
+        for term in locals().get("activity", {}).get("terminals", []):
+            term.stop()
         for r in replays:
             r.stop()
         stop_edge.set()

@@ -70,7 +70,13 @@ def _hex_bytes(text: str) -> bytes:
     if cleaned[:2].lower() == "0x":
         cleaned = cleaned[2:]
     if not cleaned or len(cleaned) % 2 or not re.fullmatch(r"[0-9A-Fa-f]+", cleaned):
-        raise _fail("bad_value", "expected an even number of hex digits", text)
+        if not re.fullmatch(r"[0-9A-Fa-f]*", cleaned):
+            message = "not hex: use the digits 0-9 and A-F"
+        elif not cleaned:
+            message = "empty: expected hex digits"
+        else:
+            message = "expected an even number of hex digits"
+        raise _fail("bad_value", message, text)
     return bytes.fromhex(cleaned)
 
 

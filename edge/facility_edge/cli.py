@@ -62,13 +62,18 @@ def check(config: ConfigOption) -> None:
 def run(
     config: ConfigOption,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
-    flush_s: Annotated[float, typer.Option(help="Seconds to flush pending events on stop.")] = 3.0,
+    flush_s: Annotated[
+        float,
+        typer.Option(
+            help="On stop, send pending events for up to this many seconds "
+            "(the rest wait in the outbox for the next start)."
+        ),
+    ] = 3.0,
 ) -> None:
-    """Run the agent until SIGTERM or SIGINT (then flush and exit cleanly).
-
-    Replaces this process (same PID) with ``python -OO -m facility_edge run``, which
-    carries neither Typer/Click nor docstrings, to keep the agent's memory small.
-    """
+    """Run the agent until SIGTERM or Ctrl-C."""
+    # Replaces this process (same PID) with `python -OO -m facility_edge run`, which
+    # carries neither Typer/Click nor docstrings, to keep the agent's memory small.
+    # (A comment, not the docstring: Typer shows the docstring as user-facing help.)
     _load(config)  # report configuration errors here, with exit code 2
     args = [
         sys.executable,

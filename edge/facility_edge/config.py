@@ -259,13 +259,24 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 def _problem(err: Any) -> str:
+    """One validation error as ``field: message (value ...)``.
+
+    The value is left out for an unknown key (it may be a misspelt secret, e.g.
+    ``mqtt.passwrd``), hidden for secret fields, and only named by its type for a
+    whole mapping or list (a section may hold a secret).
+    """
     loc = tuple(err["loc"])
     where = _where(loc)
+    value = err.get("input")
     if err["type"] == "missing":
         return f"{where}: field required"
-    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown key (not allowed here; check the spelling)"
     if any(str(p) in _SECRET_FIELDS for p in loc):
-        value = "**********"
+        return f"{where}: {err['msg']} (value hidden: secret)"
+    if isinstance(value, dict | list):
+        kind = "mapping" if isinstance(value, dict) else "list"
+        return f"{where}: {err['msg']} (value: a {kind})"
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     return f"{where}: {err['msg']} (value {shown})"
@@ -282,6 +293,8 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
     Raises:
         ConfigError: naming ``source``, each field path and the offending value.
     """
+    if data is None:
+        raise ConfigError(source, ["the file is empty (expected the agent: and mqtt: sections)"])
     if not isinstance(data, dict):
         raise ConfigError(
             source, [f"(top level): expected a mapping (value {type(data).__name__})"]
@@ -297,27 +310,20 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
 
 
 def load_config(path: str | Path) -> EdgeConfig:
-    """Read and validate a YAML configuration file.
+    """Read and validate a YAML configuration file (UTF-8, no duplicate keys).
 
     Raises:
-        ConfigError: unreadable file, YAML syntax error (with line and column), or
-            invalid content (with field path and value).
+        ConfigError: unreadable file, not UTF-8 (with the byte, line and column), YAML
+            syntax error or duplicate key (with line and column), or invalid content
+            (with field path and value; secrets and unknown keys' values never shown).
     """
-    import yaml  # only where a file is read
+    from facility_edge.yamlfile import YamlFileError, read_yaml  # PyYAML only here
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(
-            str(path), [f"{where}YAML syntax error: {getattr(exc, 'problem', exc)}"]
-        ) from exc
+        data = read_yaml(path)
+    except YamlFileError as exc:
+        raise ConfigError(str(path), [str(exc)]) from exc
     return parse_config(data, str(path), path.resolve().parent)
 
 

@@ -81,6 +81,9 @@ class DoorCounterDevice:
             notice = self.tracker.reconnected(f"port {self.cfg.port} reopened")
             self._store(lambda stamp: [notice])
 
+    def open_failed(self, reason: str) -> None:
+        self.states.set(self.cfg.id, "disconnected")
+
     def received(self, data: bytes) -> None:
         frames = self.core.feed(data)
         if frames:

@@ -13,12 +13,14 @@ class ConfigError(EdgeError):
     Attributes:
         path: the file that was loaded.
         problems: one line per problem, each naming the field path and the value.
+
+    Its message has one line per problem: ``FILE: field: message (value ...)``.
     """
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
-        super().__init__(f"{path}: invalid configuration\n  " + "\n  ".join(problems))
+        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
 
 
 class OutboxError(EdgeError):

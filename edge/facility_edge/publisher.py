@@ -13,6 +13,11 @@ hand-written fake. :class:`PahoPublisher` uses paho-mqtt 2.x
 - reconnects by paho's loop thread with backoff (1 s doubling to 16 s); subscriptions
   are renewed on every connect (the broker may have lost the session).
 
+The connection is logged once per change of state (:class:`LinkLog`): a broker that
+cannot be reached, refuses, or is lost is one WARNING naming ``host:port``, the reason
+and that it is retrying; the retries themselves are DEBUG. paho's own per-retry
+"Client is not connected" ERROR is logged at DEBUG.
+
 Callbacks run on paho's network thread; exceptions in them are logged, never raised
 into paho (which would stop its loop).
 """
@@ -20,6 +25,7 @@ into paho (which would stop its loop).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +36,77 @@ from facility_edge.config import MqttSection
 logger = logging.getLogger(__name__)
 
 RECONNECT_DELAY_S = (1, 16)
+
+LogEntry = tuple[int, str]
+
+
+class LinkLog:
+    """What to log about the broker connection: one line per change of state.
+
+    Pure: each method takes what happened and returns ``(level, message)``. States:
+    ``connecting`` (before the first answer), ``up``, ``down`` (unreachable or lost),
+    ``refused`` (the broker answered no, e.g. bad credentials).
+
+    Args:
+        where: ``host:port`` of the broker.
+        retry: how retries happen, for the messages (``every 1-16 s``).
+    """
+
+    def __init__(self, where: str, retry: str) -> None:
+        self.where = where
+        self.retry = retry
+        self.state = "connecting"
+        self.failures = 0
+
+    def _change(self, state: str, message: str) -> LogEntry:
+        """WARNING on entering ``state``, DEBUG while staying in it."""
+        if self.state == state:
+            return logging.DEBUG, f"{message} (attempt {self.failures})"
+        self.state = state
+        return logging.WARNING, f"{message}; retrying {self.retry}"
+
+    def connect_failed(self, reason: str) -> LogEntry:
+        """A connection attempt failed before the broker answered."""
+        self.failures += 1
+        return self._change("down", f"mqtt broker {self.where} unreachable: {reason}")
+
+    def refused(self, reason: str) -> LogEntry:
+        """The broker answered the CONNECT with a failure code."""
+        self.failures += 1
+        return self._change("refused", f"mqtt broker {self.where} refused the connection: {reason}")
+
+    def connected(self, session_present: bool) -> LogEntry:
+        """The broker accepted the connection."""
+        after = f" after {self.failures} failed attempts" if self.failures else ""
+        self.state, self.failures = "up", 0
+        return (
+            logging.INFO,
+            f"mqtt connected to {self.where}{after} (session present: {session_present})",
+        )
+
+    def disconnected(self, reason: str, clean: bool) -> LogEntry:
+        """The connection ended: ``clean`` for our own disconnect or a normal one."""
+        if clean:
+            self.state = "connecting"
+            return logging.INFO, f"mqtt disconnected from {self.where}: {reason}"
+        if self.state != "up":
+            return logging.DEBUG, f"mqtt connection attempt to {self.where} ended: {reason}"
+        self.state = "down"
+        message = f"mqtt connection to {self.where} lost: {reason}; retrying {self.retry}"
+        return logging.WARNING, message
+
+
+class _PahoLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """paho's logger, with its per-retry "Client is not connected" ERROR at DEBUG.
+
+    paho 2.x logs that ERROR from its loop after every failed (re)connect attempt and
+    after a clean disconnect; :class:`LinkLog` reports those states instead.
+    """
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.ERROR and str(msg).startswith("Client is not connected"):
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +170,9 @@ class PahoPublisher:
         self._lock = threading.Lock()
         self._on_connect: OnConnect = lambda: None
         self._on_message: OnMessage = lambda topic, payload: None
+        self._stopping = False
+        low, high = RECONNECT_DELAY_S
+        self.link_log = LinkLog(f"{cfg.host}:{cfg.port}", f"every {low}-{high} s")
         v5 = cfg.protocol == "5"
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -104,7 +184,7 @@ class PahoPublisher:
 
     def _configure(self, will: Message, max_inflight: int) -> None:
         c, cfg = self._client, self.cfg
-        c.enable_logger(logging.getLogger("paho.mqtt"))
+        c.enable_logger(_PahoLog(logging.getLogger("paho.mqtt")))  # type: ignore[arg-type]
         c.max_inflight_messages_set(max_inflight)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(*RECONNECT_DELAY_S)
@@ -120,6 +200,7 @@ class PahoPublisher:
             )
             c.tls_insecure_set(cfg.tls.insecure)
         c.on_connect = self._handle_connect
+        c.on_connect_fail = self._handle_connect_fail
         c.on_disconnect = self._handle_disconnect
         c.on_message = self._handle_message
 
@@ -152,7 +233,7 @@ class PahoPublisher:
                 info.wait_for_publish(timeout_s)
             except (RuntimeError, ValueError) as exc:
                 logger.warning("goodbye status not confirmed: %s", exc)
-        self._client.disable_logger()  # paho 2.2 logs a spurious ERROR after a clean disconnect
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -176,19 +257,27 @@ class PahoPublisher:
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            logger.warning("mqtt connect refused: %s", reason)
+            logger.log(*self.link_log.refused(str(reason)))
             return
-        logger.info("mqtt connected (session present: %s)", flags.session_present)
+        logger.log(*self.link_log.connected(flags.session_present))
         with self._lock:
             topics = list(self._topics)
         if topics:
             client.subscribe([(t, 1) for t in topics])
         self._safe(self._on_connect)
 
+    def _handle_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this inside its `except OSError` around the connect, so the
+        # exception being handled is the reason (refused, unknown host, timeout).
+        exc = sys.exc_info()[1]
+        reason = (getattr(exc, "strerror", None) or str(exc)) if exc else "connection failed"
+        logger.log(*self.link_log.connect_failed(reason))
+
     def _handle_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        logger.warning("mqtt disconnected: %s", reason)
+        clean = self._stopping or not getattr(reason, "is_failure", True)
+        logger.log(*self.link_log.disconnected(str(reason), clean))
 
     def _handle_message(self, client: Any, userdata: Any, message: Any) -> None:
         self._safe(self._on_message, message.topic, bytes(message.payload))

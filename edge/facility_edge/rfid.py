@@ -63,6 +63,9 @@ class RfidReaderDevice:
         if reconnect:
             self.store.notice("reconnected", f"port {self.cfg.port} reopened")
 
+    def open_failed(self, reason: str) -> None:
+        self.states.set(self.cfg.id, "disconnected")
+
     def received(self, data: bytes) -> None:
         frames = self.core.feed(data)
         if not frames:

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,21 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL(None).mallopt(m_arena_max, arenas)
 
 
+def stop_on_signal(stop: threading.Event) -> Callable[[int, object], None]:
+    """A signal handler that sets ``stop``, logging the first signal at INFO.
+
+    One Ctrl-C may arrive twice (from the terminal, and from a wrapper such as
+    ``uv run`` that forwards it); repeats are logged at DEBUG only.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        level = logging.DEBUG if stop.is_set() else logging.INFO
+        logger.log(level, "signal %d: stopping", signum)
+        stop.set()
+
+    return handler
+
+
 def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> int:
     """Load the configuration and run the agent until SIGTERM/SIGINT; returns the exit code."""
     limit_malloc_arenas()
@@ -60,13 +76,9 @@ def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> in
     from facility_edge.agent import Agent
 
     stop = threading.Event()
-
-    def _stop(signum: int, frame: object) -> None:
-        logger.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    handler = stop_on_signal(stop)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
     try:
         Agent(cfg).run(stop, flush_s=flush_s)
     except Exception:

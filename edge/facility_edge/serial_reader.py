@@ -9,15 +9,20 @@ candidates and ``noise_bytes`` for bytes between frames) and logged with the dev
 :class:`SerialReader` is the thin I/O shell: it opens the port with
 ``serial.serial_for_url`` (a device path, a symlink, or any pyserial URL such as
 ``loop://`` or ``socket://host:port``), hands every read to a :class:`ByteSink`, and
-after an unplug or an open failure retries with a short backoff (0.2 s doubling to 1 s),
-so reading resumes within about a second of a replug, even when the path is a symlink
-re-pointed to a new device. Nothing a device sends stops the thread.
+after an unplug or an open failure retries with a backoff: 0.2 s doubling to 1 s for a
+port that was open before, so reading resumes within about a second of a replug (even
+when the path is a symlink re-pointed to a new device); up to 5 s for a port that has
+never opened (a wrong path, an adapter not plugged in yet). Each failed open tells the
+sink (its device shows ``disconnected``); the first failure of a run is logged at
+WARNING, the rest at DEBUG with a WARNING reminder every 10 minutes
+(:class:`FailureLog`). Nothing a device sends stops the thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
@@ -30,6 +35,10 @@ F = TypeVar("F")
 
 #: Reconnect backoff: first delay and cap, seconds.
 BACKOFF_S = (0.2, 1.0)
+#: Backoff cap for a port that has never opened since the reader started, seconds.
+NEVER_OPENED_MAX_S = 5.0
+#: While a port stays unopenable, a WARNING reminder at most this often, seconds.
+REMIND_EVERY_S = 600.0
 #: How long one blocking read waits for a first byte, seconds (bounds stop latency).
 READ_TIMEOUT_S = 0.2
 
@@ -90,11 +99,49 @@ class FrameCore(Generic[F]):
         return sum(v for k, v in self.counts.items() if k not in ("frames", "noise_bytes"))
 
 
+class FailureLog:
+    """When a repeating failure is worth a WARNING: the first one, then a reminder at
+    most every ``remind_s``; DEBUG otherwise. Pure: times are passed in (monotonic s).
+
+    Args:
+        remind_s: least time between two warnings of one run of failures, s.
+    """
+
+    def __init__(self, remind_s: float = REMIND_EVERY_S) -> None:
+        self.remind_s = remind_s
+        self.failures = 0
+        self.since: float | None = None
+        self._warned: float | None = None
+
+    def failed(self, now: float) -> int:
+        """Count a failure at ``now``; returns the level to log it at."""
+        self.failures += 1
+        if self.since is None:
+            self.since = now
+        if self._warned is None or now - self._warned >= self.remind_s:
+            self._warned = now
+            return logging.WARNING
+        return logging.DEBUG
+
+    def lasted(self, now: float) -> float:
+        """Seconds since the first failure of this run (0 when none)."""
+        return 0.0 if self.since is None else now - self.since
+
+    def reset(self) -> int:
+        """The failures are over (the port opened); returns how many there were."""
+        failures, self.failures, self.since, self._warned = self.failures, 0, None, None
+        return failures
+
+
 class ByteSink(Protocol):
     """What a :class:`SerialReader` feeds (a device kind's handler)."""
 
     def opened(self, reconnect: bool) -> None:
         """The port is open; ``reconnect`` is False the first time."""
+        ...
+
+    def open_failed(self, reason: str) -> None:
+        """The port could not be opened (missing, busy, no permission); retrying."""
         ...
 
     def received(self, data: bytes) -> None:
@@ -120,9 +167,13 @@ class SerialReader:
         device_id: for thread name and logs.
         url: device path or pyserial URL.
         baudrate: line speed, bit/s.
-        sink: receives opened/received/closed calls, all from the reader thread.
+        sink: receives opened/open_failed/received/closed calls, all from the reader
+            thread.
         open_port: opens ``(url, baudrate)``; a seam for tests.
         backoff_s: first reconnect delay and its cap, seconds.
+        never_opened_max_s: the cap while the port has never opened, seconds.
+        remind_s: least time between two warnings that the port still cannot be
+            opened, seconds.
     """
 
     def __init__(
@@ -134,6 +185,8 @@ class SerialReader:
         *,
         open_port: Callable[[str, int], Any] = open_serial,
         backoff_s: tuple[float, float] = BACKOFF_S,
+        never_opened_max_s: float = NEVER_OPENED_MAX_S,
+        remind_s: float = REMIND_EVERY_S,
     ) -> None:
         self.device_id = device_id
         self.url = url
@@ -141,6 +194,8 @@ class SerialReader:
         self.sink = sink
         self._open_port = open_port
         self._backoff = backoff_s
+        self._never_opened_max = max(never_opened_max_s, backoff_s[1])
+        self._failures = FailureLog(remind_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"serial-{device_id}", daemon=True)
         self.opens = 0
@@ -158,13 +213,17 @@ class SerialReader:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def _cap(self) -> float:
+        """Longest wait between open attempts: short once the port has been open."""
+        return self._backoff[1] if self.opens else self._never_opened_max
+
     def _run(self) -> None:
         delay = self._backoff[0]
         while not self._stop.is_set():
             port = self._try_open()
             if port is None:
                 self._stop.wait(delay)
-                delay = min(delay * 2, self._backoff[1])
+                delay = min(delay * 2, self._cap())
                 continue
             delay = self._backoff[0]
             reason = self._pump(port)
@@ -180,13 +239,29 @@ class SerialReader:
         try:
             port = self._open_port(self.url, self.baudrate)
         except Exception as exc:  # SerialException, OSError, ValueError: keep trying
-            level = logging.WARNING if self.opens == 0 else logging.DEBUG
-            logger.log(level, "device=%s cannot open %s: %s", self.device_id, self.url, exc)
+            self._open_failed(exc)
             return None
         self.opens += 1
-        logger.info("device=%s port %s open (open #%d)", self.device_id, self.url, self.opens)
+        failures = self._failures.reset()
+        after = f" after {failures} failed attempts" if failures else ""
+        logger.info(
+            "device=%s port %s open (open #%d)%s", self.device_id, self.url, self.opens, after
+        )
         self._call(self.sink.opened, self.opens > 1)
         return port
+
+    def _open_failed(self, exc: Exception) -> None:
+        """Log a failed open (first at WARNING, then DEBUG and a reminder) and tell the sink."""
+        now = time.monotonic()
+        level = self._failures.failed(now)
+        failures = self._failures.failures
+        if failures == 1:
+            note = f"retrying every {self._cap():g} s"
+        else:
+            lasted = self._failures.lasted(now)
+            note = f"still failing after {failures} attempts in {lasted:.0f} s; retrying"
+        logger.log(level, "device=%s cannot open %s: %s; %s", self.device_id, self.url, exc, note)
+        self._call(self.sink.open_failed, str(exc)[:120])
 
     def _pump(self, port: Any) -> str:
         """Read until the port fails or the reader stops; returns why it ended."""

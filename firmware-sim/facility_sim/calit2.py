@@ -165,15 +165,36 @@ def parse_lines(lines: Iterable[str], tz: ZoneInfo = DEFAULT_TZ) -> list[Slot]:
     return slots
 
 
+def ascii_lines(data: bytes) -> Iterator[str]:
+    """The lines of a CalIt2 file's bytes as text (ASCII; a UTF-8 byte order mark, as
+    spreadsheet programs write, is skipped).
+
+    Raises:
+        CalIt2Error: a byte that is not ASCII, naming its line and column.
+    """
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            yield raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            near = raw[max(0, exc.start - 12) : exc.start + 4].rstrip(b"\r\n")
+            raise CalIt2Error(
+                number,
+                "row",
+                near.decode("ascii", errors="replace"),
+                f"not ASCII text (byte 0x{raw[exc.start]:02X} at column {exc.start + 1}); "
+                "the file must be plain ASCII CSV",
+            ) from exc
+
+
 def load(path: str | Path, tz: ZoneInfo = DEFAULT_TZ) -> list[Slot]:
     """Load a CalIt2 file (see :func:`parse_lines`); reads it as ASCII text.
 
     Raises:
-        CalIt2Error: see :func:`parse_lines`.
+        CalIt2Error: see :func:`parse_lines` and :func:`ascii_lines`.
         OSError: the file cannot be read.
     """
-    with open(path, encoding="ascii", newline="") as handle:
-        return parse_lines(handle, tz)
+    return parse_lines(ascii_lines(Path(path).read_bytes()), tz)
 
 
 def retime(slots: Sequence[Slot], weeks_shift: int) -> list[Slot]:

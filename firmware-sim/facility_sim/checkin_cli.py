@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from facility_sim.errors import SimError
-from facility_sim.pty_port import PtyPort
+from facility_sim.pty_port import PtyPort, check_link_folder
 from facility_sim.rfid_reader import RfidReaderSim
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def rfid_reader(
             unplug_for_s=unplug_for,
         )
         session = plan(opts)
+        check_link_folder(link)
         port = PtyPort(link).open()
     except (SimError, ValueError, OSError) as exc:
         typer.echo(f"facility sim rfid-reader: {exc}", err=True)
@@ -101,8 +102,9 @@ def camera_video(
 ) -> None:
     """Write simulated camera scenes with real rotating staff QR codes to a video file.
 
-    Each scene's codes and condition go to ``<out>.json``. The codes are valid for about
-    a minute from ``--step`` (the current 30 s step by default).
+    Each scene's codes and condition go to the --out path plus .json.
+    The codes are valid for about a minute from --step
+    (the current 30 s step by default).
     """
     import time
 

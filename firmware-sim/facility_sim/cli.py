@@ -22,9 +22,9 @@ import typer
 from facility_contracts.errors import ContractError
 
 from facility_sim import calit2
-from facility_sim.errors import SimError
+from facility_sim.errors import CalIt2Error, SimError
 from facility_sim.expect import write_expected
-from facility_sim.pty_port import PtyPort
+from facility_sim.pty_port import PtyPort, check_link_folder
 from facility_sim.replay import Replay, ReplayOptions
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,12 @@ def _slots(
     shift_weeks: int | None,
     end_before: str | None,
 ) -> list[calit2.Slot]:
-    slots = calit2.load(path, tz)
+    try:
+        slots = calit2.load(path, tz)
+    except CalIt2Error as exc:
+        raise SimError(f"{path}: {exc}") from exc
+    if not slots:
+        raise SimError(f"{path}: the file has no rows (expected flow_id,date,time,count rows)")
     first = parse_local(start, tz, "--start") if start else None
     slots = calit2.select(slots, first, parse_duration(limit) if limit else None)
     if not slots:
@@ -178,6 +183,7 @@ def door_counter(
     )
     tz = _zone(site_tz)
     try:
+        check_link_folder(link)
         slots = _slots(calit2_file, tz, start, limit, shift_weeks, end_before)
         options = ReplayOptions(
             speed=None if max_speed else speed,

@@ -38,6 +38,23 @@ logger = logging.getLogger(__name__)
 State = Literal["unplugged", "no_reader", "settling", "ready"]
 
 
+def check_link_folder(link: str | Path) -> None:
+    """Refuse a link whose folder does not exist.
+
+    :class:`PtyPort` creates a missing folder (tests and demos want that); the command
+    line checks first, so a typo in ``--link`` does not make folders (as root under sudo).
+
+    Raises:
+        PortError: the folder is missing or not a folder.
+    """
+    folder = Path(link).parent
+    if not folder.is_dir():
+        raise PortError(
+            f"--link {link}: folder {folder} does not exist "
+            "(create it first, or choose a link in an existing folder)"
+        )
+
+
 class PtyPort:
     """A pseudo-terminal with a symlink, a reader detector and a write window.
 

@@ -27,7 +27,13 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from facility_contracts import codec, topics
-from facility_contracts.envelope import Rating, SatisfactionVote, SatisfactionVoteBody, Status
+from facility_contracts.envelope import (
+    Event,
+    Rating,
+    SatisfactionVote,
+    SatisfactionVoteBody,
+    Status,
+)
 from facility_contracts.errors import ContractError
 
 logger = logging.getLogger(__name__)
@@ -203,6 +209,13 @@ class MqttTerminal:
             for event_id in ack.ids:
                 if self.pending.pop(event_id, None) is not None:
                     self.acked += 1
+            for event_id, reason in ack.rejected.items():  # never stored: stop sending it
+                if self.pending.pop(event_id, None) is not None:
+                    logger.warning("terminal: event %s rejected by the gateway: %s", event_id, reason)
+
+    def publish(self, event: Event) -> None:
+        """Publish any event of this terminal (QoS 1), kept until the gateway confirms it."""
+        self._send(event)  # type: ignore[arg-type]
 
     def _send(self, vote: SatisfactionVote) -> None:
         sent = int((self.mono() - self._started) * 1000)

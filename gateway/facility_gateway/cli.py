@@ -4,6 +4,8 @@
 batch in hand (written, marked stored, confirmed) and exits 0.
 ``facility gateway stats FILE`` prints the counters a running gateway writes to its
 stats file; ``facility gateway example-config`` prints the commented example settings.
+Invalid settings or an unreadable stats file print one line per problem (file, field,
+value; never a secret) and exit 2.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Gateway: MQTT events -> point store, dedupe, confirmations.",
@@ -31,6 +36,21 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)sZ %(levelname)s %(name)s %(threadName)s: %(message)s"
     )
+
+
+def stop_on_signal(stop: threading.Event) -> Callable[[int, Any], None]:
+    """A signal handler that sets ``stop``, logging the first signal at INFO.
+
+    One Ctrl-C may arrive twice (from the terminal, and from a wrapper such as
+    ``uv run`` that forwards it); repeats are logged at DEBUG only.
+    """
+
+    def handler(signum: int, _frame: Any) -> None:
+        level = logging.DEBUG if stop.is_set() else logging.INFO
+        logger.log(level, "signal %d: finishing the current batch", signum)
+        stop.set()
+
+    return handler
 
 
 @app.command()
@@ -49,19 +69,20 @@ def run(
 ) -> None:
     """Run the gateway until SIGTERM or Ctrl-C."""
     from facility_gateway.app import make_gateway
+    from facility_gateway.errors import SettingsError
     from facility_gateway.settings import load_settings
 
-    settings = load_settings(config)
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
     setup_logging(settings.log_level)
     gateway = make_gateway(settings)
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        logging.getLogger(__name__).info("signal %d: finishing the current batch", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    handler = stop_on_signal(stop)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
     gateway.start()
     while not stop.is_set() and not gateway.wait_done(0.5):
         pass
@@ -69,6 +90,41 @@ def run(
         gateway.stop(5.0)
         raise typer.Exit(gateway.failed)
     gateway.stop()
+
+
+def read_stats(path: Path) -> dict[str, Any]:
+    """Read a stats file: a JSON object whose ``rejected`` maps reasons to counts.
+
+    Raises:
+        ValueError: unreadable, not UTF-8 JSON, or not shaped like a stats file (says how).
+    """
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not a stats file: not UTF-8 text (byte offset {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not a stats file: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"not a stats file: expected a JSON object, got {_json_kind(data)}")
+    rejected = data.get("rejected") or {}
+    if not isinstance(rejected, dict):
+        raise ValueError(f"rejected: expected an object of counts, got {_json_kind(rejected)}")
+    for reason, count in rejected.items():
+        if isinstance(count, bool) or not isinstance(count, int | float):
+            raise ValueError(f"rejected.{reason}: expected a number, got {_json_kind(count)}")
+    return data
+
+
+def _json_kind(value: Any) -> str:
+    """A JSON value's kind for messages: ``a list``, ``a string``, ``null``."""
+    if value is None:
+        return "null"
+    kinds = {bool: "a boolean", dict: "an object", list: "a list", str: "a string"}
+    return kinds.get(type(value), "a number")
 
 
 @app.command()
@@ -79,7 +135,11 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Print the counters from a gateway's stats file."""
-    data = json.loads(file.read_text(encoding="utf-8"))
+    try:
+        data = read_stats(file)
+    except ValueError as exc:
+        typer.echo(f"{file}: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
         return

@@ -16,6 +16,20 @@ class ConfigError(GatewayError):
     """Settings that cannot work (an unknown fault spec, a bad URL)."""
 
 
+class SettingsError(ConfigError):
+    """Settings that cannot be read or do not validate.
+
+    Attributes:
+        problems: one line per problem, each ``SOURCE: field: message (value ...)``
+            where SOURCE is the YAML file or the environment variable; the values of
+            secrets and of unknown keys are never included.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
 class StoreUnavailable(GatewayError):
     """The point store is down, timed out or answered 5xx (or 401/403/404/429).
 

@@ -10,6 +10,7 @@ point store is down.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 TOPIC_CACHE_MAX = 100_000
 #: At most one warning per rejection reason per this many seconds; the rest go to DEBUG.
 REJECT_LOG_INTERVAL_S = 5.0
+#: A rejected payload larger than this is not parsed to find its id for the log, bytes.
+ID_PEEK_MAX_BYTES = 65536
 
 
 class Inbound(NamedTuple):
@@ -189,6 +192,10 @@ class Intake:
         if now - self._last_warning.get(exc.reason, -1e9) >= REJECT_LOG_INTERVAL_S:
             self._last_warning[exc.reason] = now
             level = logging.WARNING
+        if not logger.isEnabledFor(level):
+            return
+        if event_id is None and payload is not None:
+            event_id = payload_id(payload)
         shown = payload[:80] if payload is not None else b""
         logger.log(
             level,
@@ -198,3 +205,19 @@ class Intake:
             exc,
             shown,
         )
+
+
+def payload_id(payload: bytes) -> str | None:
+    """The ``id`` of a rejected payload, for the log: when it is a JSON object whose
+    ``id`` is a string (at most 64 characters, ``repr`` when not printable); else None."""
+    if len(payload) > ID_PEEK_MAX_BYTES:
+        return None
+    try:
+        doc = json.loads(payload)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return None
+    ident = doc.get("id") if isinstance(doc, dict) else None
+    if not isinstance(ident, str) or not ident:
+        return None
+    ident = ident[:64]
+    return ident if ident.isprintable() else repr(ident)

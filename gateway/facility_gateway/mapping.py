@@ -27,12 +27,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from facility_contracts.envelope import DeviceNotice, DoorCrossing, Event, Status
+from facility_contracts.envelope import (
+    CheckIn,
+    DeviceNotice,
+    DoorCrossing,
+    Event,
+    SatisfactionVote,
+    Status,
+)
 from facility_contracts.errors import ContractError
 from facility_contracts.schema import (
+    CHECKIN,
     DEVICE_NOTICE,
     DEVICE_STATUS,
     DOOR_CROSSING,
+    SATISFACTION_VOTE,
     MeasurementSpec,
 )
 from facility_contracts.topics import Topic
@@ -144,6 +153,14 @@ _EVENT_LAYOUT: dict[MeasurementSpec, tuple[tuple[str, ...], tuple[tuple[str, str
         (("in", "int"), ("out", "int"), ("seq", "int")),
     ),
     DEVICE_NOTICE: (("code", "device", "site"), (("count", "int"), ("seq", "int"))),
+    CHECKIN: (
+        ("checkpoint", "clock", "device", "method", "site", "space", "task"),
+        (("count", "int"), ("seq", "int")),
+    ),
+    SATISFACTION_VOTE: (
+        ("clock", "device", "rating", "site", "space"),
+        (("count", "int"), ("seq", "int")),
+    ),
 }
 
 
@@ -201,6 +218,27 @@ def event_point(
             ("site", topic.site),
         )
         return Point("device_notice", notice_tags, (("count", 1), ("seq", seq)), time_ns)
+    if type(event) is CheckIn:  # no badge: who checked in stays in the server
+        c = event.body
+        checkin_tags = (
+            ("checkpoint", c.checkpoint),
+            ("clock", clock),
+            ("device", topic.device),
+            ("method", c.method),
+            ("site", topic.site),
+            ("space", c.space),
+            ("task", c.task),
+        )
+        return Point("checkin", checkin_tags, (("count", 1), ("seq", seq)), time_ns)
+    if type(event) is SatisfactionVote:
+        vote_tags = (
+            ("clock", clock),
+            ("device", topic.device),
+            ("rating", event.body.rating),
+            ("site", topic.site),
+            ("space", event.body.space),
+        )
+        return Point("satisfaction_vote", vote_tags, (("count", 1), ("seq", seq)), time_ns)
     raise ContractError(
         "unknown_kind", "no mapping for this kind", field="kind", value=getattr(event, "kind", None)
     )

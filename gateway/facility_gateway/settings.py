@@ -1,32 +1,38 @@
 """Gateway settings: environment (``FACILITY_GATEWAY_*``) over a YAML file over defaults.
 
-Build them with :func:`load_settings`, never at import. Unknown keys in the YAML file
-are rejected; secrets are :class:`~pydantic.SecretStr` and never logged. The commented
+Build them with :func:`load_settings`, never at import. The YAML file must be UTF-8
+with no key given twice; unknown keys are rejected; secrets are
+:class:`~pydantic.SecretStr` and never logged or shown in errors. The commented
 example is ``facility_gateway/gateway.example.yaml`` (``facility gateway
 example-config`` prints it; a test loads it so it cannot drift).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator
+from pydantic import AwareDatetime, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
+from facility_gateway.errors import SettingsError
 from facility_gateway.mapping import DEFAULT_MIN_EVENT_TIME
+from facility_gateway.yamlfile import YamlFileError, read_yaml
 
 ENV_PREFIX = "FACILITY_GATEWAY_"
 _FAULT_RE = re.compile(r"^exit_after_write:[1-9][0-9]*$")
 
 Seconds = Annotated[float, Field(gt=0)]
+#: Fields whose values are never shown, in errors or anywhere else.
+SECRET_FIELDS = frozenset({"mqtt_password", "influx_token"})
 
 
 class GatewaySettings(BaseSettings):
@@ -178,7 +184,7 @@ class GatewaySettings(BaseSettings):
         return value
 
 
-def _with_yaml(config_file: Path | None) -> type[GatewaySettings]:
+def _with_file(file_data: dict[str, Any] | None) -> type[GatewaySettings]:
     class _Loaded(GatewaySettings):
         model_config = SettingsConfigDict(title="GatewaySettings")
 
@@ -192,25 +198,83 @@ def _with_yaml(config_file: Path | None) -> type[GatewaySettings]:
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             sources = [init_settings, env_settings]
-            if config_file is not None:
-                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+            if file_data is not None:
+                sources.append(InitSettingsSource(settings_cls, init_kwargs=file_data))
             return tuple(sources)
 
     _Loaded.__name__ = GatewaySettings.__name__
     return _Loaded
 
 
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings in a YAML file (UTF-8, no duplicate keys, a mapping at the top).
+
+    Raises:
+        SettingsError: naming the file, and the line for YAML problems.
+    """
+    try:
+        data = read_yaml(path)
+    except YamlFileError as exc:
+        raise SettingsError([f"{path}: {exc}"]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = "list" if isinstance(data, list) else type(data).__name__
+        raise SettingsError([f"{path}: expected a mapping of settings at the top (got a {kind})"])
+    return data
+
+
+def _source(field: str, config_file: Path | None, overrides: dict[str, Any]) -> str:
+    """Where a field's value came from: an override, the environment, or the file."""
+    if field in overrides:
+        return "settings"
+    env = f"{ENV_PREFIX}{field}".upper()
+    if any(name.upper() == env for name in os.environ):
+        return f"environment {env}"
+    return str(config_file) if config_file is not None else "settings"
+
+
+def _problem(err: Any, config_file: Path | None, overrides: dict[str, Any]) -> str:
+    """One validation error as ``SOURCE: field: message (value ...)``.
+
+    The value is left out for an unknown key (it may be a misspelt secret such as
+    ``mqtt_passwd``), hidden for secret fields, and only named by its type for a
+    mapping or list.
+    """
+    loc = [str(p) for p in err["loc"]]
+    field = loc[0] if loc else "(top level)"
+    where = f"{_source(field, config_file, overrides)}: {'.'.join(loc) or field}"
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown setting (check the spelling; example-config lists them)"
+    if err["type"] == "missing":
+        return f"{where}: setting required"
+    if field in SECRET_FIELDS:
+        return f"{where}: {err['msg']} (value hidden: secret)"
+    if isinstance(value, dict | list):
+        kind = "mapping" if isinstance(value, dict) else "list"
+        return f"{where}: {err['msg']} (value: a {kind})"
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"{where}: {err['msg']} (value {shown})"
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> GatewaySettings:
     """Build the settings: keyword overrides > environment > YAML file > defaults.
 
     Args:
-        config_file: optional YAML file whose keys are the field names.
+        config_file: optional YAML file (UTF-8) whose keys are the field names.
         **overrides: explicit values (tests).
 
     Raises:
-        FileNotFoundError: ``config_file`` does not exist.
-        pydantic.ValidationError: an unknown key or an invalid value.
+        SettingsError: the file cannot be read, is not UTF-8, has a YAML syntax error or
+            a duplicate key (with its line), or a value is invalid or a key unknown (one
+            line per problem naming the source, the field and the value, secrets and
+            unknown keys' values left out).
     """
-    if config_file is not None and not Path(config_file).is_file():
-        raise FileNotFoundError(f"gateway config file {config_file} not found")
-    return _with_yaml(config_file)(**overrides)
+    file_data = _read_file(Path(config_file)) if config_file is not None else None
+    try:
+        return _with_file(file_data)(**overrides)
+    except ValidationError as exc:
+        problems = [_problem(e, config_file, overrides) for e in exc.errors(include_url=False)]
+        raise SettingsError(problems) from exc

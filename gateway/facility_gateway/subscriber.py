@@ -138,7 +138,17 @@ class MqttLink:
         self, _c: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         self.connected.clear()
-        logger.warning("disconnected from %s:%s: %s", self.options.host, self.options.port, reason)
+        # A clean disconnect (ours at stop, or the broker's "Normal disconnection") is
+        # routine; a lost connection is worth a warning (paho reconnects by itself).
+        clean = not getattr(reason, "is_failure", True)
+        logger.log(
+            logging.INFO if clean else logging.WARNING,
+            "disconnected from %s:%s: %s%s",
+            self.options.host,
+            self.options.port,
+            reason,
+            "" if clean else "; retrying",
+        )
 
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
         logger.warning("cannot connect to %s:%s, retrying", self.options.host, self.options.port)

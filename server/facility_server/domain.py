@@ -52,6 +52,21 @@ class Transport(StrEnum):
     mqtt = "mqtt"
 
 
+def check_transport(
+    kind: DeviceKind, transport: Transport, has_via: bool, via_field: str = "via"
+) -> None:
+    """How a device may reach the system; one rule for the setup file and the API.
+
+    Raises:
+        ValueError: a serial device without the edge agent that reads it, or an edge
+            agent that is not on MQTT.
+    """
+    if kind is DeviceKind.edge_agent and transport is not Transport.mqtt:
+        raise ValueError("an edge agent talks MQTT")
+    if transport is Transport.serial and not has_via:
+        raise ValueError(f"a serial device needs {via_field!r} (its edge agent)")
+
+
 class RegionKind(StrEnum):
     """Levels above a complex."""
 
@@ -101,18 +116,23 @@ def _check_zone(value: str) -> str:
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_check_zone)]
 
 
+def _check_weekday(value: str) -> str:
+    if value not in WEEKDAYS:
+        raise ValueError(f"unknown weekday {value[:40]!r}; use one of {', '.join(WEEKDAYS)}")
+    return value
+
+
 def _check_weekly(value: dict[str, list[str]]) -> dict[str, list[str]]:
-    for day, intervals in value.items():
-        if day not in WEEKDAYS:
-            raise ValueError(f"unknown weekday {day!r}; use one of {', '.join(WEEKDAYS)}")
+    for intervals in value.values():
         parse_intervals(intervals)
     return {d: list(value[d]) for d in WEEKDAYS if d in value}
 
 
 #: Weekly hours: ``{"mon": ["09:00-12:00", "13:00-17:30"], ...}``; missing days closed.
+#: An unknown key is refused as ``unknown weekday 'wednesday'; use one of mon, ...``.
 WeeklyHours = Annotated[
     dict[
-        Annotated[str, Field(max_length=3)],
+        Annotated[str, AfterValidator(_check_weekday)],
         Annotated[list[Annotated[str, Field(max_length=11)]], Field(max_length=8)],
     ],
     AfterValidator(_check_weekly),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
+import logging
+import signal
 import threading
+import uuid
 from pathlib import Path
 
+import pytest
 from edge_support import FakePublisher, wait_until
 from facility_contracts import codec, topics
 from facility_contracts.envelope import DoorCrossingBody
@@ -16,6 +18,7 @@ from facility_edge.config import EdgeConfig, parse_config
 from facility_edge.outbox import MemoryOutbox
 from facility_edge.outbox_sqlite import SqliteOutbox
 from facility_edge.recorder import Batch, Draft
+from facility_edge.run import stop_on_signal
 
 SITE = "site-a"
 
@@ -162,3 +165,14 @@ def test_shutdown_flushes_then_says_goodbye(tmp_path: Path) -> None:
     assert not runner.is_alive() and outbox.depth() == 0
     assert pub.stopped and pub.stopped_with is not None
     assert codec.decode_status(pub.stopped_with.payload).state == "offline"
+
+
+def test_stop_signal_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """One Ctrl-C delivered twice (terminal and a wrapper such as uv) is logged once at INFO."""
+    stop = threading.Event()
+    handler = stop_on_signal(stop)
+    with caplog.at_level(logging.DEBUG, logger="facility_edge.run"):
+        handler(signal.SIGINT, None)
+        handler(signal.SIGINT, None)
+    infos = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert stop.is_set() and infos == ["signal 2: stopping"]

@@ -52,15 +52,40 @@ def test_defaults() -> None:
     assert (cfg.outbox.max_inflight, cfg.outbox.ack_timeout_s) == (100, 30.0)
 
 
-def test_unknown_key_names_file_field_and_value(tmp_path: Path) -> None:
-    """An unknown key is rejected with the file, the dotted field path and the value."""
+def test_unknown_key_names_file_and_field_but_not_value(tmp_path: Path) -> None:
+    """An unknown key is rejected as `FILE: dotted.path: ...`, without its value (it may
+    be a misspelt secret)."""
     data = minimal()
-    data["mqtt"]["hots"] = "broker.local"
+    data["mqtt"]["passwrd"] = "s3cretPW2"  # noqa: S105 - a test value
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}: mqtt.passwrd: unknown key (not allowed here; check the spelling)"
+    )
+
+
+def test_bad_value_is_one_line_with_file_field_and_value(tmp_path: Path) -> None:
+    """A bad value gives one line: `FILE: field: message (value ...)`."""
+    data = minimal()
+    data["mqtt"]["port"] = 70000
     path = write(tmp_path, data)
     with pytest.raises(ConfigError) as err:
         load_config(path)
     text = str(err.value)
-    assert str(path) in text and "mqtt.hots" in text and "'broker.local'" in text
+    assert "\n" not in text and text.startswith(f"{path}: mqtt.port: ")
+    assert text.endswith("(value 70000)")
+
+
+def test_section_holding_a_secret_is_not_echoed(tmp_path: Path) -> None:
+    """A device without its type is refused without printing the mapping (and its secret)."""
+    data = minimal()
+    data["devices"] = [
+        {"id": "cam-1", "checkpoint": "cp", "space": "hall", "source": "0", "secret": "q" * 20}
+    ]
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, data))
+    assert "devices[0]" in str(err.value) and "q" * 20 not in str(err.value)
 
 
 def test_bad_device_field_names_list_index(tmp_path: Path) -> None:
@@ -95,6 +120,80 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(path) in str(err.value) and "line " in str(err.value)
+
+
+def test_duplicate_key_names_the_second_line(tmp_path: Path) -> None:
+    """A key given twice in one mapping is refused at its second line, naming the first."""
+    text = (
+        "agent: {id: edge-1, site: site-a, data_dir: d}\n"  # line 1
+        "mqtt:\n"  # line 2
+        "  port: 1883\n"  # line 3
+        "  host: 127.0.0.1\n"  # line 4
+        "  port: 1884\n"  # line 5
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}: line 5, column 3: duplicate key 'port' (first given on line 3)"
+    )
+
+
+def test_duplicate_key_inside_a_device_is_refused(tmp_path: Path) -> None:
+    """Duplicates are found in nested mappings too (a device in the list)."""
+    text = (
+        "agent: {id: edge-1, site: site-a, data_dir: d}\n"
+        "mqtt: {host: h}\n"
+        "devices:\n"
+        "  - {type: door_counter, id: dc-1, space: hall, port: /dev/a, port: /dev/b}\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 4, column \d+: duplicate key 'port'"):
+        load_config(write(tmp_path, text))
+
+
+def test_merge_keys_may_be_overridden(tmp_path: Path) -> None:
+    """A key that overrides one merged in with `<<:` is not a duplicate."""
+    text = (
+        "agent: {id: edge-1, site: site-a, data_dir: d}\n"
+        "mqtt: {host: h}\n"
+        "devices:\n"
+        "  - &dc {type: door_counter, id: dc-1, space: hall, port: /dev/a, baudrate: 9600}\n"
+        "  - {<<: *dc, id: dc-2, port: /dev/b, baudrate: 19200}\n"
+    )
+    cfg = load_config(write(tmp_path, text))
+    assert [(d.id, d.port, d.baudrate) for d in cfg.devices] == [
+        ("dc-1", "/dev/a", 9600),
+        ("dc-2", "/dev/b", 19200),
+    ]
+
+
+def test_gbk_file_is_reported_not_utf8(tmp_path: Path) -> None:
+    """A file saved as GBK is refused saying it is not UTF-8, with byte, line and column."""
+    lines = ["agent: {id: edge-1, site: site-a, data_dir: d}", "mqtt: {host: h}", "# 文化站 入口"]
+    raw = "\n".join(lines).encode("gbk")
+    path = tmp_path / "edge.yaml"
+    path.write_bytes(raw)
+    offset = len(lines[0]) + 1 + len(lines[1]) + 1 + len("# ")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}: not UTF-8 text: byte 0x{raw[offset]:02X} at line 3, column 3 "
+        f"(offset {offset}); save the file as UTF-8"
+    )
+
+
+def test_utf8_with_bom_and_chinese_comments_loads(tmp_path: Path) -> None:
+    """A UTF-8 file with a byte order mark and Chinese comments is fine."""
+    path = tmp_path / "edge.yaml"
+    text = yaml.safe_dump(minimal(), allow_unicode=True) + "# 文化站\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_config(path).agent.id == "edge-1"
+
+
+def test_empty_file_says_so(tmp_path: Path) -> None:
+    """An empty file is reported as empty, not as a type error."""
+    with pytest.raises(ConfigError, match="the file is empty"):
+        load_config(write(tmp_path, ""))
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
@@ -160,3 +259,22 @@ def test_cli_schema_check_and_errors(tmp_path: Path) -> None:
     data["outbox"] = {"max_inflight": 0}
     bad = run_cli("check", "--config", str(write(tmp_path, data)))
     assert bad.returncode == 2 and "outbox.max_inflight" in bad.stderr
+
+
+def test_cli_check_and_run_on_a_gbk_file_exit_2_without_traceback(tmp_path: Path) -> None:
+    """`facility edge check` and `run` on a non-UTF-8 file print one line and exit 2."""
+    path = tmp_path / "edge.yaml"
+    before = "agent: {id: edge-1, site: "
+    path.write_bytes(f"{before}文化站, data_dir: d}}\n".encode("gbk"))
+    for command in ("check", "run"):
+        done = run_cli(command, "--config", str(path))
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"{path}: not UTF-8 text: byte 0x")
+        assert f"line 1, column {len(before) + 1}" in done.stderr
+
+
+def test_run_help_is_user_facing() -> None:
+    """`facility edge run --help` describes the command, not how it is implemented."""
+    done = run_cli("run", "--help")
+    assert done.returncode == 0 and "SIGTERM" in done.stdout
+    assert "-OO" not in done.stdout and "facility_edge" not in done.stdout

@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 from edge_support import PtyLine, SocketLine, frame, wait_until
-from facility_contracts.envelope import DeviceNotice, DoorCrossing
+from facility_contracts.envelope import (
+    DEVICE_READER_STATES,
+    HEALTHY_READER_STATES,
+    DeviceNotice,
+    DoorCrossing,
+)
 from facility_contracts.serial import door_counter as dc
 from facility_edge.clock import SystemClock
 from facility_edge.config import DoorCounterConfig
 from facility_edge.door_counter import DoorCounterDevice
 from facility_edge.outbox import MemoryOutbox
 from facility_edge.recorder import Recorder
-from facility_edge.serial_reader import FrameCore, SerialReader
+from facility_edge.serial_reader import FailureLog, FrameCore, SerialReader
 from facility_edge.status import DeviceStates
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,18 +191,110 @@ def test_reader_stops_promptly(pty_line: PtyLine, tmp_path: Path) -> None:
 
 
 def test_missing_port_keeps_retrying(tmp_path: Path) -> None:
-    """A port that does not exist yet is retried until it appears."""
+    """A port that does not exist yet shows `disconnected` and is retried until it appears."""
     line_holder: list[PtyLine] = []
     reader, device, _ = device_on(str(tmp_path / "ttyDC0"), tmp_path)
     try:
         time.sleep(0.5)
-        assert reader.alive and device.states.snapshot()["dc-1"] == "starting"
+        assert reader.alive and device.states.snapshot()["dc-1"] == "disconnected"
         line_holder.append(PtyLine(tmp_path))
         wait_until(lambda: reader.opens >= 1, timeout=5)
     finally:
         reader.stop()
         for made in line_holder:
             made.close()
+
+
+def test_disconnected_is_a_contract_reader_state() -> None:
+    """The state a missing port shows is one the contract lists, and not a healthy one."""
+    assert "disconnected" in DEVICE_READER_STATES
+    assert "disconnected" not in HEALTHY_READER_STATES
+
+
+def test_failure_log_warns_first_then_every_remind_interval() -> None:
+    """The first failure and one reminder per interval are WARNING; the rest are DEBUG."""
+    log = FailureLog(remind_s=600.0)
+    times = [0.0, 5.0, 10.0, 599.0, 600.0, 605.0, 1199.0, 1200.0]
+    levels = [log.failed(t) for t in times]
+    w, d = logging.WARNING, logging.DEBUG
+    assert levels == [w, d, d, d, w, d, d, w]
+    assert (log.failures, log.lasted(1200.0)) == (8, 1200.0)
+    assert log.reset() == 8 and log.failed(2000.0) == w  # a new run of failures warns again
+
+
+class FailingSink:
+    """A ByteSink that records what the reader told it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def opened(self, reconnect: bool) -> None:
+        self.calls.append("opened")
+
+    def open_failed(self, reason: str) -> None:
+        self.calls.append(f"open_failed: {reason}")
+
+    def received(self, data: bytes) -> None: ...
+
+    def closed(self, reason: str) -> None:
+        self.calls.append("closed")
+
+
+def test_missing_port_warns_once_then_debug(caplog: pytest.LogCaptureFixture) -> None:
+    """Many failed opens give one WARNING ("retrying every N s"), the rest DEBUG, and the
+    sink hears of every failure."""
+    attempts: list[float] = []
+
+    def absent(url: str, baudrate: int) -> object:
+        attempts.append(time.monotonic())
+        raise FileNotFoundError(2, "No such file or directory", url)
+
+    sink = FailingSink()
+    reader = SerialReader(
+        "dc-9",
+        "/dev/ttyNOPE",
+        9600,
+        sink,
+        open_port=absent,
+        backoff_s=(0.01, 0.02),
+        never_opened_max_s=0.04,
+    )
+    with caplog.at_level(logging.DEBUG, logger="facility_edge.serial_reader"):
+        reader.start()
+        wait_until(lambda: len(attempts) >= 8)
+        reader.stop()
+    mine = [r for r in caplog.records if "device=dc-9 cannot open /dev/ttyNOPE" in r.getMessage()]
+    warnings = [r for r in mine if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "retrying every 0.04 s" in warnings[0].getMessage()
+    assert len(mine) == len(attempts) >= 8
+    assert sink.calls == ["open_failed: [Errno 2] No such file or directory: '/dev/ttyNOPE'"] * len(
+        attempts
+    )
+
+
+def test_never_opened_port_backs_off_to_its_own_cap() -> None:
+    """A port that never opened is retried ever more slowly, up to the longer cap."""
+    attempts: list[float] = []
+
+    def absent(url: str, baudrate: int) -> object:
+        attempts.append(time.monotonic())
+        raise OSError("no such port")
+
+    reader = SerialReader(
+        "dc-9",
+        "/dev/ttyNOPE",
+        9600,
+        FailingSink(),
+        open_port=absent,
+        backoff_s=(0.02, 0.04),
+        never_opened_max_s=0.16,
+    )
+    reader.start()
+    wait_until(lambda: len(attempts) >= 7, timeout=5)
+    reader.stop()
+    gaps = [b - a for a, b in pairwise(attempts)]
+    # waits 0.02, 0.04, 0.08, 0.16, 0.16, ...: past the short cap of 0.04 s, at most 0.16 s
+    assert 0.15 <= max(gaps[:6]) < 0.4 and gaps[0] < 0.1
 
 
 def test_handler_exception_does_not_stop_reader(pty_line: PtyLine) -> None:
@@ -208,6 +305,8 @@ def test_handler_exception_does_not_stop_reader(pty_line: PtyLine) -> None:
 
     class Sink:
         def opened(self, reconnect: bool) -> None: ...
+
+        def open_failed(self, reason: str) -> None: ...
 
         def received(self, data: bytes) -> None:
             calls.append(data)

@@ -134,6 +134,32 @@ def test_notice_point() -> None:
     )
 
 
+def _event(kind: str, body: dict[str, Any], seq: int = 9) -> Any:
+    return codec.decode_event(json.dumps({
+        "v": 1, "id": f"evt-{seq:08d}", "device": "dc-main", "boot": "b1", "seq": seq,
+        "ts": NOW - 5, "mono": 1, "synced": True, "kind": kind, "body": body,
+    }))
+
+
+def test_checkin_point_has_no_badge() -> None:
+    """A check-in becomes a checkin point tagged by checkpoint, task and method; the badge stays out."""
+    ev = _event("checkin", {"badge": "04A23B1C", "checkpoint": "cp-sandpit", "space": "kids-play",
+                            "task": "disinfection", "method": "rfid", "proof": "badge"})
+    assert to_line(event_point(TOPIC, ev, NOW, NOW)) == (
+        "checkin,checkpoint=cp-sandpit,clock=synced,device=dc-main,method=rfid,site=xh-01,"
+        f"space=kids-play,task=disinfection count=1i,seq=9i {(NOW - 5) * 10**6 + 9}"
+    )
+
+
+def test_satisfaction_vote_point() -> None:
+    """A vote becomes a satisfaction_vote point tagged by rating and space."""
+    ev = _event("satisfaction.vote", {"space": "elderly-meal", "rating": "satisfied"}, seq=3)
+    assert to_line(event_point(TOPIC, ev, NOW, NOW)) == (
+        "satisfaction_vote,clock=synced,device=dc-main,rating=satisfied,site=xh-01,"
+        f"space=elderly-meal count=1i,seq=3i {(NOW - 5) * 10**6 + 3}"
+    )
+
+
 def test_integer_fields_stay_integers() -> None:
     """Counts are written with the i suffix, as the schema's int type requires."""
     point = event_point(TOPIC, door(body={"in": 100000, "out": 3, "space": "gym"}), NOW, NOW)

@@ -156,3 +156,19 @@ def test_two_processes_cannot_open_the_same_alert(
         )
         with pytest.raises(IntegrityError):
             s3.flush()
+
+
+def test_summary_lists_agree_with_counts(
+    factory: sessionmaker[Session], example_path: Path
+) -> None:
+    """One kiosk offline, the rest never seen: each list matches its count, no overlap."""
+    with factory() as s:
+        import_setup(s, example_path)
+        _status(s, "hk-elderly-care", "online", T0)
+        _status(s, "hk-elderly-care", "offline", T0 + timedelta(seconds=1))
+        summary = device_health_summary(s, T0 + timedelta(seconds=2))
+    assert (summary["online"], summary["offline"], summary["never_seen"]) == (0, 1, 18)
+    assert summary["offline_devices"] == [f"{SITE}/hk-elderly-care"]
+    assert len(summary["never_seen_devices"]) == summary["never_seen"] == 18
+    assert f"{SITE}/hk-elderly-care" not in summary["never_seen_devices"]
+    assert f"{SITE}/edge-main" in summary["never_seen_devices"]

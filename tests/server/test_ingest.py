@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from facility_contracts import codec, topics
 from facility_contracts.envelope import (
     DeviceNotice,
@@ -118,3 +120,19 @@ def test_status_updates_device_and_its_serial_devices(
     assert got["edge-main"] == ("online", NOW, 15.0)
     assert got["dc-aid"] == ("online", NOW, 15.0)
     assert got["dc-health"] == ("offline", None, 15.0)
+
+
+def test_status_from_unknown_device_names_site_and_device(
+    factory: sessionmaker[Session], example_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A status from a device not in the registry is logged with its site and device."""
+    with factory() as s:
+        import_setup(s, example_path)
+        s.commit()
+    status = codec.encode_status(Status(device="ghost-7", state="online"))
+    with caplog.at_level(logging.INFO, logger="facility_server.ingest"):
+        assert _ingest(factory).handle(topics.status_topic(SITE, "ghost-7"), status) is False
+    assert any(
+        "unknown device" in r.getMessage() and f"{SITE}/ghost-7" in r.getMessage()
+        for r in caplog.records
+    )

@@ -47,8 +47,10 @@ def _revision(url: str) -> str | None:
 def test_upgrade_from_empty_reaches_head_and_matches_models(empty_url: str) -> None:
     """An empty database upgrades to head, and the schema equals the models' metadata."""
     upgrade(empty_url)
-    head = ScriptDirectory.from_config(alembic_config(empty_url)).get_current_head()
-    assert _revision(empty_url) == head == "0002"
+    script = ScriptDirectory.from_config(alembic_config(empty_url))
+    head = script.get_current_head()
+    assert _revision(empty_url) == head
+    assert {"0001", "0002", "0003"} <= {r.revision for r in script.walk_revisions()}
     engine = make_engine(empty_url)
     with engine.connect() as conn:
         diff = compare_metadata(
@@ -77,16 +79,18 @@ def test_previous_revision_with_data_upgrades(empty_url: str) -> None:
 
 
 def test_downgrade_one_and_upgrade_again(empty_url: str) -> None:
-    """Down one revision drops the newest tables; up again restores head."""
+    """Down to 0002 drops the compliance tables and columns (0003); up again restores head."""
     upgrade(empty_url)
-    downgrade(empty_url, "-1")
-    assert _revision(empty_url) == "0001"
+    head = _revision(empty_url)
+    downgrade(empty_url, "0002")
+    assert _revision(empty_url) == "0002"
     engine = make_engine(empty_url)
     with engine.connect() as conn:
-        assert "alerts" not in inspect(conn).get_table_names()
+        assert "task_rules" not in inspect(conn).get_table_names()
+        assert "escalation_level" not in {c["name"] for c in inspect(conn).get_columns("alerts")}
     engine.dispose()
     upgrade(empty_url)
-    assert _revision(empty_url) == "0002"
+    assert _revision(empty_url) == head
 
 
 def test_audit_log_is_append_only(db_url: str) -> None:

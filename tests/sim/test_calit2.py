@@ -102,6 +102,23 @@ def test_repeated_row_names_both_lines() -> None:
         parse_lines([*GOOD, GOOD[0]])
 
 
+def test_utf8_bom_is_skipped_and_line_ends_kept(tmp_path: Path) -> None:
+    """A file saved by a spreadsheet (UTF-8 BOM, CRLF) loads like the plain file."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(GOOD).replace("\n", "\r\n").encode())
+    assert calit2.load(path) == parse_lines(GOOD)
+
+
+def test_non_ascii_byte_names_line_and_column(tmp_path: Path) -> None:
+    """A byte that is not ASCII is a CalIt2Error naming its line and column."""
+    path = tmp_path / "bad.csv"
+    path.write_bytes("".join(GOOD[:3]).encode() + "7,07/24/05,00:30:00,３\n".encode())
+    with pytest.raises(CalIt2Error) as err:
+        calit2.load(path)
+    assert err.value.line == 4 and err.value.field == "row"
+    assert "byte 0xEF at column 21" in str(err.value)  # U+FF13 in UTF-8 is EF BC 93
+
+
 def test_slot_missing_one_flow_is_an_error() -> None:
     """A slot with an IN row but no OUT row is an error naming the line."""
     with pytest.raises(CalIt2Error, match="no flow 7 row") as info:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import serial
 import typer
-from facility_sim.cli import parse_duration
+from facility_sim.cli import app, parse_duration
+from typer.testing import CliRunner
 
 from .helpers import SHANGHAI, ReferenceReader, SerialCollector, csv_slots
 
@@ -147,3 +148,42 @@ def test_malformed_file_names_line(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 2
     assert "line 2" in err and "count" in err
+
+
+def _sim_inline(*args: str | Path) -> tuple[int, str]:
+    """`facility sim ARGS` in-process (for commands that fail before any pty): (code, stderr)."""
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stderr
+
+
+def test_non_ascii_file_names_file_line_and_byte(tmp_path: Path) -> None:
+    """A CSV with a non-ASCII byte (GBK here) exits 2 naming the file, line and byte."""
+    bad = tmp_path / "gbk.csv"
+    lines = ["9,07/24/05,00:00:00,1", "7,07/24/05,00:00:00,1", "9,07/24/05,00:30:00,1 人"]
+    raw = "\n".join(lines).encode("gbk")
+    bad.write_bytes(raw)
+    column = lines[2].index("人") + 1  # only ASCII before it: chars and bytes agree
+    first_bad = "人".encode("gbk")[0]
+    code, err = _sim_inline("door-counter", "--link", tmp_path / "dc", "--calit2", bad)
+    assert code == 2 and "Traceback" not in err and "codec" not in err
+    assert err.startswith(f"facility sim door-counter: {bad}: line 3: field row")
+    assert f"not ASCII text (byte 0x{first_bad:02X} at column {column})" in err
+
+
+def test_empty_file_says_it_has_no_rows(tmp_path: Path) -> None:
+    """An empty CSV exits 2 saying the file has no rows, not blaming --start/--limit."""
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"\n\n")
+    code, err = _sim_inline("door-counter", "--link", tmp_path / "dc", "--calit2", empty)
+    assert code == 2 and f"{empty}: the file has no rows" in err
+    assert "--start" not in err and "--limit" not in err
+
+
+@pytest.mark.parametrize("command", [["door-counter", "--calit2", "x.csv"], ["rfid-reader"]])
+def test_link_in_a_missing_folder_is_refused(tmp_path: Path, command: list[str]) -> None:
+    """--link in a folder that does not exist exits 2 and creates no folder."""
+    link = tmp_path / "nodir" / "x" / "dc"
+    code, err = _sim_inline(*command, "--link", link)
+    assert code == 2 and f"folder {link.parent} does not exist" in err
+    assert not (tmp_path / "nodir").exists()

@@ -14,10 +14,15 @@ from facility_server.api.routes import (
     alerts,
     auth,
     complexes,
+    compliance,
+    contacts,
     devices,
     people,
     regions,
+    satisfaction,
+    scorecard,
     spaces,
+    utilisation,
 )
 from facility_server.core.db import make_engine, session_factory
 from facility_server.core.settings import Settings, get_settings
@@ -49,13 +54,27 @@ def create_app(
         title="facility-ops server",
         version="0.1.0",
         description="Registry of complexes, spaces, devices and staff; accounts, roles, "
-        "device health and alerts for Hangzhou community service complexes (4+5+X).",
+        "device health, safety-task compliance and alerts for Hangzhou community service "
+        "complexes (4+5+X).",
     )
     app.state.settings, app.state.engine, app.state.clock = settings, engine, clock
     app.state.sessions = session_factory(engine)
     install_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, regions, complexes, spaces, devices, people, alerts, admin):
+    for module in (
+        auth,
+        regions,
+        complexes,
+        spaces,
+        devices,
+        people,
+        alerts,
+        compliance,
+        contacts,
+        admin,
+    ):
+        api.include_router(module.router)
+    for module in (utilisation, scorecard, satisfaction):  # issue 6
         api.include_router(module.router)
     app.include_router(api)
 

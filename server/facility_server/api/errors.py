@@ -2,11 +2,12 @@
 
 No input may produce a 500: validation errors are made JSON-safe (NaN and infinities
 become strings), database constraint violations become 409, and values the database
-refuses become 422.
+refuses become 422. An error never repeats a password, secret or token it was sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from typing import Any
@@ -20,35 +21,65 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 
+#: Field names whose values an error response never repeats.
+_SECRET_WORDS = ("password", "secret", "token")
+HIDDEN = "***"
+
+
+def _secret(name: object) -> bool:
+    return any(word in str(name).lower() for word in _SECRET_WORDS)
+
+
 def _safe(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe, size-limited copy of an offending input value."""
+    """A JSON-safe, size-limited copy of an offending input value (secrets hidden)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value[:200] if isinstance(value, str) else value
     if isinstance(value, bytes):
         return value[:200].decode("utf-8", "replace")
-    if depth < 2 and isinstance(value, dict):
-        return {str(k)[:50]: _safe(v, depth + 1) for k, v in list(value.items())[:20]}
-    if depth < 2 and isinstance(value, (list, tuple)):
-        return [_safe(v, depth + 1) for v in list(value)[:20]]
+    if isinstance(value, dict):
+        if depth >= 2:
+            return "{...}"
+        return {
+            str(k)[:50]: HIDDEN if _secret(k) else _safe(v, depth + 1)
+            for k, v in list(value.items())[:20]
+        }
+    if isinstance(value, (list, tuple)):
+        return [_safe(v, depth + 1) for v in list(value)[:20]] if depth < 2 else "[...]"
     return repr(value)[:200]
 
 
+def _json_position(doc: Any, pos: int) -> str:
+    """``line L column C (char N)`` of offset ``pos`` in the request body."""
+    text = doc.decode("utf-8", "replace") if isinstance(doc, bytes) else str(doc or "")
+    line = text.count("\n", 0, pos) + 1
+    column = pos - text.rfind("\n", 0, pos)
+    return f"line {line} column {column} (char {pos})"
+
+
+def _entry(err: dict[str, Any], body: Any) -> dict[str, Any]:
+    """One 422 entry: the location without pydantic's ``[key]`` marker, the dotted field,
+    the message and the value; broken JSON is reported at field ``body``."""
+    loc = [str(p) for p in err.get("loc", ()) if p != "[key]"]
+    msg, value = str(err.get("msg")), err.get("input")
+    if err.get("type") == "json_invalid":
+        pos = int(loc[1]) if len(loc) > 1 and loc[1].isdigit() else 0
+        reason = (err.get("ctx") or {}).get("error", "invalid JSON")
+        loc, msg, value = ["body"], f"{msg}: {reason} at {_json_position(body, pos)}", None
+    field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
+    hidden = any(_secret(p) for p in loc)
+    return {
+        "type": err.get("type"),
+        "loc": loc,
+        "field": field or (loc[0] if loc else ""),
+        "msg": msg,
+        "value": HIDDEN if hidden else _safe(value),
+    }
+
+
 async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    detail = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
-        detail.append(
-            {
-                "type": err.get("type"),
-                "loc": loc,
-                "field": field,
-                "msg": str(err.get("msg")),
-                "value": _safe(err.get("input")),
-            }
-        )
+    detail = [_entry(err, exc.body) for err in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
@@ -76,7 +107,12 @@ def install_handlers(app: FastAPI) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a request body over ``max_bytes`` (declared or streamed)."""
+    """ASGI middleware: 413 for a request body over ``max_bytes`` (declared or streamed).
+
+    A streamed (chunked) body is cut off where it passes the limit: the 413 is sent
+    right there and whatever the application answers after it (FastAPI turns the failed
+    read into a 400) is dropped.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -89,20 +125,28 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await _too_large(send)
             return
-        seen = 0
+        seen, started, refused = 0, False, False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
+                if not started and not refused:
+                    refused = True
+                    await _too_large(send)
                 raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _too_large(send)
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 is the answer
+            started = True
+            await send(message)
+
+        with contextlib.suppress(_TooLarge):  # answered in limited(), or too late to answer
+            await self.app(scope, limited, guarded)
 
 
 class _TooLarge(Exception):

@@ -7,10 +7,12 @@ each call, so tests pass overrides and processes read their environment when the
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facility_server.core.mqtt_url import parse_broker_url
 
 
 class Settings(BaseSettings):
@@ -32,7 +34,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body, bytes (413 above)."
     )
-    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="Broker the ingest subscribes to.")
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="Broker the ingest subscribes to: mqtt://[user:password@]host[:port] "
+        "or mqtts:// (TLS).",
+    )
     mqtt_client_id: str = Field(
         "facility-server", description="Client id of the persistent session."
     )
@@ -43,8 +49,43 @@ class Settings(BaseSettings):
     default_heartbeat_s: float = Field(
         60.0, gt=0, description="Heartbeat assumed for a device whose status gave none, s."
     )
+    compliance_tick_s: float = Field(
+        30.0, gt=0, description="Seconds between compliance evaluations (and outbox sends)."
+    )
+    compliance_settle_s: float = Field(
+        180.0,
+        ge=0,
+        description="Seconds a check-in terminal must be back online before its silence "
+        "means 'not done' (its backlog arrives first), s.",
+    )
+    escalate_after_s: float = Field(
+        1800.0,
+        ge=0,
+        description="Default seconds an alert may stay unacknowledged before it goes up one "
+        "level (task rules set their own); 0 = never.",
+    )
+    notify: bool = Field(True, description="Send notifications from this process.")
+    notify_lease_s: float = Field(120.0, gt=0, description="Outbox claim lease, s.")
+    notify_retry_s: float = Field(30.0, gt=0, description="First retry delay, s (doubles).")
+    notify_max_attempts: int = Field(8, ge=1, description="Attempts before a message fails.")
+    series_writer: Literal["none", "influx", "embedded"] = Field(
+        "none", description="Where compliance_daily points go (the gateway's writers)."
+    )
+    influx_url: str = Field("http://127.0.0.1:8086", description="InfluxDB v2 API base URL.")
+    influx_bucket: str = Field("facility", description="Bucket (database for 1.8 / VM).")
+    influx_org: str = Field("facility", description="Organisation (InfluxDB 2).")
+    influx_token: SecretStr | None = Field(None, description="InfluxDB API token.")
+    embedded_path: str = Field(
+        "facility-points.db", description="SQLite file of the embedded point store."
+    )
     host: str = Field("127.0.0.1", description="API listen address.")
     port: int = Field(8000, ge=1, le=65535, description="API listen port.")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        parse_broker_url(value)
+        return value
 
 
 def get_settings(**overrides: Any) -> Settings:

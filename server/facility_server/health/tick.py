@@ -98,16 +98,21 @@ def device_health_summary(
 
     Returns:
         ``{"devices": n, "online": n, "offline": n, "never_seen": n,
-        "offline_devices": ["site/code", ...], "open_alerts": [{"kind", "subject", "title"}]}``
+        "offline_devices": ["site/code", ...], "never_seen_devices": ["site/code", ...],
+        "open_alerts": [{"kind", "subject", "title"}]}``; each list holds exactly the
+        devices its count counts (a never-seen device is not listed as offline).
     """
     _, views, statuses = load_views(session)
     report = evaluate(views, statuses, now, default_heartbeat_s)
     alerts = session.scalars(select(Alert).where(Alert.state != "resolved").order_by(Alert.id))
+
+    def listed(state: str) -> list[str]:
+        return [f"{v.site_id}/{v.code}" for v in views if report.states[v.id] == state]
+
     return {
         "devices": len(views),
         **report.counts(),
-        "offline_devices": [
-            f"{v.site_id}/{v.code}" for v in views if report.states[v.id] != "online"
-        ],
+        "offline_devices": listed("offline"),
+        "never_seen_devices": listed("never_seen"),
         "open_alerts": [{"kind": a.kind, "subject": a.subject, "title": a.title} for a in alerts],
     }

@@ -9,18 +9,22 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from facility_contracts.envelope import HEALTHY_READER_STATES, Event, Status
+from facility_contracts.envelope import CheckIn as CheckInEvent
 from facility_contracts.envelope import DeviceNotice as NoticeEvent
 from facility_contracts.envelope import DoorCrossing as CrossingEvent
-from facility_contracts.envelope import Event, Status
 from facility_contracts.topics import Topic
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from facility_server.ingest.checkins import store_checkin
 from facility_server.models import Complex, Device, DeviceNotice, DoorCrossing, Space
 
 logger = logging.getLogger(__name__)
-HEALTHY = frozenset({"ok", "online", "up"})
+#: Per-device states in an edge agent's status that mean the device works (the edge
+#: reports ``reading``, see facility_contracts.envelope.DEVICE_READER_STATES).
+HEALTHY = HEALTHY_READER_STATES | {"ok", "online", "up"}
 
 
 def _device(session: Session, site: str, code: str) -> tuple[Complex, Device] | None:
@@ -44,7 +48,10 @@ def store_status(
     found = _device(session, topic.site, topic.device)
     if found is None:
         logger.info(
-            "status from unknown device", extra={"site": topic.site, "device": topic.device}
+            "status from unknown device %s/%s (not in the registry)",
+            topic.site,
+            topic.device,
+            extra={"site": topic.site, "device": topic.device},
         )
         return False
     cx, dev = found
@@ -80,10 +87,17 @@ def _insert_ignore(session: Session, model: type, values: dict[str, object]) -> 
 
 
 def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> bool:
-    """Store a door crossing or device notice once; False when a duplicate or unknown."""
+    """Store a door crossing, device notice or check-in once; False when a duplicate or
+    unknown. A new check-in re-evaluates its space's task rules (issue 5)."""
     cx = session.scalar(select(Complex).where(Complex.site_id == topic.site))
     if cx is None:
-        logger.info("event from unknown site", extra={"site": topic.site, "event_id": event.id})
+        logger.info(
+            "event %s from unknown site %s (device %s)",
+            event.id,
+            topic.site,
+            topic.device,
+            extra={"site": topic.site, "device": topic.device, "event_id": event.id},
+        )
         return False
     ts = datetime.fromtimestamp(event.ts / 1000, UTC)
     if isinstance(event, CrossingEvent):
@@ -118,4 +132,10 @@ def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> 
                 "ts": ts,
             },
         )
+    if isinstance(event, CheckInEvent):
+        return store_checkin(session, cx, event, now)
+    if isinstance(event, SatisfactionVote):
+        from facility_server.satisfaction.store import store_vote
+
+        return store_vote(session, cx, event, now)
     return False  # pragma: no cover - a kind added to the contract but not stored yet

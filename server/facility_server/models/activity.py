@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facility_server.models.base import Base, UTCDateTime, utcnow
@@ -50,8 +50,13 @@ class Alert(Base):
     """The one alert model: open -> acknowledged -> resolved.
 
     ``dedupe_key`` = ``kind:subject:occurrence`` is unique, so two server processes
-    evaluating the same condition cannot open the same alert twice. Later issues
-    (compliance) add escalation and notifications to this model, not a second one.
+    evaluating the same condition cannot open the same alert twice.
+
+    Escalation (issue 5): an open alert not acknowledged within ``escalate_after_s``
+    (None: the server's default) moves up one ``escalation_level`` (0 complex, 1 street,
+    2 district) at ``escalated_at``. ``notified_level`` is the highest level whose
+    notifications were enqueued (-1: none yet) and ``notified_resolved`` whether the
+    resolution was; ``note`` says why it was resolved (e.g. late data).
     """
 
     __tablename__ = "alerts"
@@ -73,3 +78,11 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(300))
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalate_after_s: Mapped[float | None] = mapped_column(Float)
+    notified_level: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    notified_resolved: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), index=True
+    )

@@ -18,6 +18,7 @@ from facility_server.models import (
     Space,
     Staff,
 )
+from facility_server.setup.tasks import export_contacts, export_task_rules
 
 
 class _Dumper(yaml.SafeDumper):
@@ -81,6 +82,8 @@ def export_data(session: Session, site_id: str) -> dict[str, Any]:
                 select(Checkpoint).where(Checkpoint.complex_id == cx.id).order_by(Checkpoint.id)
             )
         ],
+        "task_rules": export_task_rules(session, cx, space_code),
+        "contacts": export_contacts(session, cx),
     }
 
 

@@ -29,6 +29,7 @@ from facility_server.models import (
     Space,
     Staff,
 )
+from facility_server.setup import tasks
 from facility_server.setup.schema import DayException, SetupFile
 from facility_server.setup.yamlmap import SetupError, line_of, load_with_lines, validate
 
@@ -89,16 +90,58 @@ def _check_references(setup: SetupFile, node: yaml.Node | None) -> None:
                     "badge already given to another staff entry", ["staff", i, "badges", j], uid
                 )
             badges[str(uid)] = i
+    _check_unique_tags_and_dates(setup, fail)
+    tasks.check_references(setup, fail)
+
+
+def _check_unique_tags_and_dates(
+    setup: SetupFile, fail: Callable[[str, list[str | int], Any], SetupError]
+) -> None:
+    """What the database keeps unique: a tag per checkpoint, a date per exception list."""
+    tags: dict[tuple[str, str], str] = {}
+    for i, cp in enumerate(setup.checkpoints):
+        kind, tag = ("nfc", cp.nfc) if cp.nfc is not None else ("qr", cp.qr or "")
+        if (kind, tag) in tags:
+            msg = f"{kind} tag {tag!r} already used by checkpoint {tags[kind, tag]}"
+            raise fail(msg, ["checkpoints", i, kind], tag)
+        tags[kind, tag] = cp.code
+    lists: list[tuple[list[str | int], list[DayException]]] = [
+        (["complex", "exceptions"], setup.complex.exceptions)
+    ]
+    lists += [(["spaces", i, "exceptions"], s.exceptions) for i, s in enumerate(setup.spaces)]
+    for loc, exceptions in lists:
+        seen: set[str] = set()
+        for j, exc in enumerate(exceptions):
+            if exc.date in seen:
+                raise fail(f"a second exception on {exc.date}", [*loc, j, "date"], exc.date)
+            seen.add(exc.date)
 
 
 def import_setup(session: Session, path: str | Path) -> ImportReport:
     """Import the setup file at ``path`` into ``session`` (the caller commits).
 
     Raises:
-        SetupError: the file is malformed (line, field and value named).
+        SetupError: the file is malformed or not UTF-8 (line, field and value named).
         OSError: the file cannot be read.
     """
-    return import_setup_text(session, Path(path).read_text(encoding="utf-8"))
+    return import_setup_text(session, decode_setup(Path(path).read_bytes()))
+
+
+def decode_setup(raw: bytes) -> str:
+    """The text of a setup file, which must be UTF-8 (a byte-order mark is allowed).
+
+    Raises:
+        SetupError: not UTF-8 (e.g. GBK from a Chinese Windows editor), naming the line.
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SetupError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02X}); save the file as UTF-8 "
+            "(GBK and other encodings are not read)",
+            line=line,
+        ) from exc
 
 
 def import_setup_text(session: Session, text: str) -> ImportReport:
@@ -111,6 +154,8 @@ def import_setup_text(session: Session, text: str) -> ImportReport:
     _sync_devices(session, cx, spaces, setup, report)
     _sync_staff(session, cx, setup, report)
     _sync_checkpoints(session, cx, spaces, setup, report)
+    tasks.sync_task_rules(session, cx, spaces, setup, report, _upsert, _prune)
+    tasks.sync_contacts(session, cx, setup, report, _upsert, _prune)
     session.flush()
     return report
 
@@ -285,6 +330,10 @@ def _sync_checkpoints(
     session: Session, cx: Complex, spaces: dict[str, Space], setup: SetupFile, report: ImportReport
 ) -> None:
     existing = _by_code(session, Checkpoint, cx)
+    listed = {spec.code for spec in setup.checkpoints}
+    # unlisted ones go first: a checkpoint renamed in the file keeps its (unique) tag
+    gone = [existing.pop(code) for code in list(existing) if code not in listed]
+    _prune(session, "checkpoint", gone, report)
     for spec in setup.checkpoints:
         kind, tag = ("nfc", spec.nfc) if spec.nfc is not None else ("qr", spec.qr)
         values = {
@@ -296,4 +345,3 @@ def _sync_checkpoints(
             "tag": tag,
         }
         _upsert(session, "checkpoint", existing.pop(spec.code, None), Checkpoint, values, report)
-    _prune(session, "checkpoint", existing.values(), report)

@@ -1,7 +1,8 @@
 """The setup file's shape: pydantic models with ``extra="forbid"`` and a description per field.
 
 One file describes one complex: where it sits in the hierarchy, its spaces with hours
-and exceptions, its devices, its staff with badges, and its checkpoints. See
+and exceptions, its devices, its staff with badges, its checkpoints, its task rules and
+the contacts its alerts go to (:mod:`facility_server.setup.tasks`). See
 ``server/examples/setup.yaml``.
 """
 
@@ -24,8 +25,10 @@ from facility_server.domain import (
     TimeZone,
     Transport,
     WeeklyHours,
+    check_transport,
 )
 from facility_server.opening import WEEKDAYS
+from facility_server.setup.tasks import ContactSpec, TaskRuleSpec
 
 
 class _M(BaseModel):
@@ -110,10 +113,7 @@ class DeviceSpec(_M):
 
     @model_validator(mode="after")
     def _via_for_serial(self) -> DeviceSpec:
-        if self.transport is Transport.serial and self.via is None:
-            raise ValueError("a serial device needs 'via' (its edge agent)")
-        if self.kind is DeviceKind.edge_agent and self.transport is not Transport.mqtt:
-            raise ValueError("an edge agent talks MQTT")
+        check_transport(self.kind, self.transport, self.via is not None)
         return self
 
 
@@ -188,3 +188,9 @@ class SetupFile(_M):
     devices: list[DeviceSpec] = Field(default_factory=list, description="Its devices.")
     staff: list[StaffSpec] = Field(default_factory=list, description="Its staff.")
     checkpoints: list[CheckpointSpec] = Field(default_factory=list, description="Its checkpoints.")
+    task_rules: list[TaskRuleSpec] = Field(
+        default_factory=list, description="Safety tasks and quotas (daily, patrol, quota)."
+    )
+    contacts: list[ContactSpec] = Field(
+        default_factory=list, description="Who is notified of the complex's alerts."
+    )

@@ -74,6 +74,34 @@ def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
     return line
 
 
+def _drop_tags(node: yaml.Node | None, loc: Sequence[str | int]) -> list[str | int]:
+    """``loc`` without the tags pydantic inserts for tagged unions (``task_rules.2.quota.
+    period`` -> ``task_rules.2.period``): a part naming no key of a mapping whose ``kind``
+    has that value."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            keys = {k.value: v for k, v in node.value}
+            kind = keys.get("kind")
+            if part not in keys and isinstance(kind, yaml.ScalarNode) and kind.value == part:
+                continue
+            node = keys.get(str(part))
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+        else:
+            node = None
+        out.append(part)
+    return out
+
+
+def _synthetic(part: str) -> bool:
+    """A part pydantic adds to a location that names no YAML key (``[key]``: the error is
+    in a mapping's key itself; ``function-after[...]``: a validator)."""
+    return part == "[key]" or part.startswith("function-")
+
+
 def validate(model: type[M], data: Any, node: yaml.Node | None) -> M:
     """Validate ``data`` into ``model``; the first error becomes a :class:`SetupError`.
 
@@ -84,7 +112,8 @@ def validate(model: type[M], data: Any, node: yaml.Node | None) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and _synthetic(p))]
+        loc = _drop_tags(node, loc)
         field = ".".join(str(p) for p in loc)
         value = None if err["type"] == "missing" else err.get("input")
         msg = err["msg"].removeprefix("Value error, ")

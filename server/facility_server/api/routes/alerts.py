@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from facility_server.alerts import AlertStateError, acknowledge, resolve
@@ -16,7 +16,7 @@ from facility_server.api.scope import visible_complex_ids
 from facility_server.models import Alert
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-AlertKind = Literal["device_offline", "edge_offline", "complex_offline"]
+AlertKind = Literal["device_offline", "edge_offline", "complex_offline", "task_missed"]
 
 
 @router.get("", response_model=Page[AlertPublic])
@@ -25,13 +25,19 @@ def list_alerts(
     state: Literal["open", "acknowledged", "resolved"] | None = None,
     kind: AlertKind | None = None,
     complex_id: IdFilter = None,
+    escalation_level: Annotated[int | None, Query(ge=0, le=2)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Alerts in the caller's subtree, newest first."""
     ctx.authorize("alert", "read")
     stmt = select(Alert).where(Alert.complex_id.in_(visible_complex_ids(ctx.principal)))
-    for column, value in ((Alert.state, state), (Alert.kind, kind), (Alert.complex_id, complex_id)):
+    for column, value in (
+        (Alert.state, state),
+        (Alert.kind, kind),
+        (Alert.complex_id, complex_id),
+        (Alert.escalation_level, escalation_level),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     return paginate(ctx.session, stmt, limit, offset, Alert.id.desc())
@@ -53,7 +59,7 @@ def _load(ctx: CtxDep, alert_id: int, action: Literal["read", "write"]) -> Alert
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
 def acknowledge_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
-    """Acknowledge an open alert (409 when it is not open)."""
+    """Acknowledge an open alert (409 when it is not open); it stops escalating."""
     alert = _load(ctx, alert_id, "write")
     try:
         acknowledge(alert, ctx.principal.username, ctx.now)
@@ -68,7 +74,7 @@ def resolve_alert(ctx: CtxDep, alert_id: IdPath, body: AlertResolve) -> Alert:
     """Resolve an alert by hand (409 when already resolved)."""
     alert = _load(ctx, alert_id, "write")
     try:
-        resolve(alert, body.resolution, ctx.now)
+        resolve(alert, body.resolution, ctx.now, body.note)
     except AlertStateError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     ctx.audit("alert.resolve", f"alert:{alert.id}", {"resolution": body.resolution})

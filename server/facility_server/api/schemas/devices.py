@@ -11,9 +11,19 @@ from pydantic import Field, field_validator, model_validator
 
 from facility_server.api.common import MAX_ID
 from facility_server.api.schemas.base import In, Out
-from facility_server.domain import Code, DeviceKind, Name, ShortText, TagKind, Transport
+from facility_server.domain import (
+    Code,
+    DeviceKind,
+    Name,
+    ShortText,
+    TagKind,
+    Transport,
+    check_transport,
+)
 
-OptId = Annotated[int | None, Field(ge=1, le=MAX_ID)]
+#: Ids in requests are strict: "12" or 12.0 is a 422, not 12.
+OptId = Annotated[int | None, Field(ge=1, le=MAX_ID, strict=True)]
+RefId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 Firmware = Annotated[str, Field(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
@@ -29,10 +39,15 @@ class DeviceBase(In):
 
 
 class DeviceCreate(DeviceBase):
-    """Register a device in a complex."""
+    """Register a device in a complex (a serial device names its edge agent, ``via_id``)."""
 
-    complex_id: int = Field(ge=1, le=MAX_ID)
+    complex_id: RefId
     code: Code
+
+    @model_validator(mode="after")
+    def _transport(self) -> DeviceCreate:
+        check_transport(self.kind, self.transport, self.via_id is not None, "via_id")
+        return self
 
 
 class DeviceUpdate(In):
@@ -110,7 +125,7 @@ def _uid(value: str) -> str:
 class StaffCreate(StaffBase):
     """Add a staff member to a complex."""
 
-    complex_id: int = Field(ge=1, le=MAX_ID)
+    complex_id: RefId
     code: Code
 
 
@@ -160,7 +175,7 @@ class CheckpointBase(In):
 class CheckpointCreate(CheckpointBase):
     """Add a checkpoint to a space."""
 
-    space_id: int = Field(ge=1, le=MAX_ID)
+    space_id: RefId
     code: Code
 
 

@@ -30,12 +30,16 @@ class AlertPublic(Out):
     acknowledged_by: str | None
     resolved_at: datetime | None
     resolution: str | None
+    note: str | None = Field(None, description="Why it was resolved (e.g. late data).")
+    escalation_level: int = Field(0, description="0 complex, 1 street, 2 district.")
+    escalated_at: datetime | None = None
 
 
 class AlertResolve(In):
     """How an alert was resolved."""
 
     resolution: ShortText = "fixed"
+    note: ShortText | None = Field(None, description="What was done (kept on the alert).")
 
 
 class AuditPublic(Out):
@@ -57,7 +61,7 @@ class AccountBase(In):
     display_name: ShortText = ""
     role: Role
     scope_kind: ScopeKind
-    scope_id: int | None = Field(None, ge=1, le=MAX_ID)
+    scope_id: int | None = Field(None, ge=1, le=MAX_ID, strict=True)
 
 
 class AccountCreate(AccountBase):

@@ -21,7 +21,8 @@ from facility_server.domain import (
     WeeklyHours,
 )
 
-RefId = Field(ge=1, le=MAX_ID)
+#: Ids and numbers in requests are strict: "12" or 12.0 is a 422, not 12.
+RefId = Field(ge=1, le=MAX_ID, strict=True)
 
 
 class RegionBase(In):
@@ -35,7 +36,7 @@ class RegionCreate(RegionBase):
 
     kind: RegionKind
     code: Code
-    parent_id: int | None = Field(None, ge=1, le=MAX_ID)
+    parent_id: int | None = Field(None, ge=1, le=MAX_ID, strict=True)
 
 
 class RegionUpdate(In):
@@ -102,7 +103,7 @@ class SpaceBase(In):
 
     name: Name
     type: SpaceType
-    capacity: int = Field(ge=1, le=100_000, description="People.")
+    capacity: int = Field(ge=1, le=100_000, strict=True, description="People.")
     weekly_hours: WeeklyHours = Field(default_factory=dict, description='{"mon": ["09:00-17:30"]}')
 
 
@@ -118,7 +119,7 @@ class SpaceUpdate(In):
 
     name: Name | None = None
     type: SpaceType | None = None
-    capacity: int | None = Field(None, ge=1, le=100_000)
+    capacity: int | None = Field(None, ge=1, le=100_000, strict=True)
     weekly_hours: WeeklyHours | None = None
 
 
@@ -138,7 +139,7 @@ class ExceptionCreate(In):
     """A dated exception of a complex (``space_id`` none) or one space."""
 
     complex_id: int = RefId
-    space_id: int | None = Field(None, ge=1, le=MAX_ID)
+    space_id: int | None = Field(None, ge=1, le=MAX_ID, strict=True)
     day: Day
     hours: DayHours = Field(default_factory=list, description="Special hours; empty = closed.")
     note: ShortText = ""

@@ -1,0 +1,109 @@
+"""Patrol rules: rounds while the space is open, each visiting every checkpoint (pure).
+
+On local day D, for every opening interval [open, close): rounds start at
+``open + offset_min + k * every_min`` while before ``close``. A round at S must visit
+every listed checkpoint in [S, S + window_min) to be on time; a visit counts for it until
+the next round starts (at most ``every_min`` later), so each visit belongs to one round.
+At S + window + grace a round still missing checkpoints is ``missed`` and names them; if
+they are visited before the next round it becomes ``late``. A round may cross midnight
+(it belongs to the day it started). On a closed day one ``excused`` occurrence (key = the
+date) stands for the day. Source: 4+5+X standard, 儿童憩戏 "安排专人安全巡查".
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from facility_server.compliance.calendar import local_ms, wall_label
+from facility_server.compliance.rules import PatrolRule
+from facility_server.compliance.views import (
+    ID,
+    RECEIVED,
+    TS,
+    Occurrence,
+    SpaceContext,
+    Window,
+    decide,
+    first_per_checkpoint,
+)
+from facility_server.opening import Interval
+
+DAY_MIN = 1440
+
+
+def round_starts(rule: PatrolRule, intervals: tuple[Interval, ...]) -> list[int]:
+    """Round starts of one day, minutes since local midnight."""
+    out: list[int] = []
+    for open_, close in intervals:
+        at = open_ + rule.offset_min
+        while at < close:
+            out.append(at)
+            at += rule.every_min
+    return out
+
+
+def evaluate_patrol(
+    rule: PatrolRule, ctx: SpaceContext, day: date, now_ms: int
+) -> list[Occurrence]:
+    """Every round of ``rule`` on local ``day`` at ``now_ms`` (UTC ms), in time order."""
+    intervals, closed = ctx.day(day)
+    tz = ctx.schedule.tz
+    if closed:
+        at = local_ms(tz, day, 0)
+        return [Occurrence(Window(day.isoformat(), day, at, at, at, at), "excused", reason=closed)]
+    tomorrow = ctx.day(day + timedelta(days=1))[0]
+    wanted = frozenset(rule.checkpoints)
+    return [
+        _round(rule, wanted, ctx, w, now_ms)
+        for w in round_windows(rule, tz, day, intervals, tomorrow)
+    ]
+
+
+@lru_cache(maxsize=8192)
+def round_windows(
+    rule: PatrolRule,
+    tz: ZoneInfo,
+    day: date,
+    intervals: tuple[Interval, ...],
+    tomorrow: tuple[Interval, ...],
+) -> tuple[Window, ...]:
+    """The windows of the rounds of local ``day`` given its and the next day's opening
+    intervals (cached: every complex with the same hours and rule shares them). A round
+    counts visits until the next round starts, at most ``every_min`` later."""
+    starts = round_starts(rule, intervals)
+    after = round_starts(rule, tomorrow)
+    nexts = [*starts[1:], (after[0] + DAY_MIN) if after else None]
+    out = []
+    for start, nxt in zip(starts, nexts, strict=True):
+        start_ms = local_ms(tz, day, start)
+        deadline_ms = start_ms + rule.window_min * 60_000
+        until_ms = start_ms + rule.every_min * 60_000
+        if nxt is not None:
+            until_ms = min(until_ms, local_ms(tz, day, nxt))
+        alert_ms = deadline_ms + rule.grace_min * 60_000
+        out.append(Window(wall_label(day, start), day, start_ms, deadline_ms, alert_ms, until_ms))
+    return tuple(out)
+
+
+def _round(
+    rule: PatrolRule, wanted: frozenset[str], ctx: SpaceContext, window: Window, now_ms: int
+) -> Occurrence:
+    """One round: the first visit of each checkpoint in its window, and its state."""
+    found = first_per_checkpoint(ctx.between(rule.task, window.start_ms, window.until_ms), wanted)
+    visits = list(found.values())  # in (time, id) order, as ``between`` returns them
+    missing = tuple(cp for cp in rule.checkpoints if cp not in found)
+    done_ms = visits[-1][TS] if not missing else None
+    state, reason = decide(window, done_ms, now_ms, ctx)
+    return Occurrence(
+        window,
+        state,
+        tuple([c[ID] for c in visits]),
+        done_ms,
+        max([c[RECEIVED] for c in visits]) if done_ms is not None else None,
+        len(visits),
+        len(rule.checkpoints),
+        missing,
+        reason,
+    )
