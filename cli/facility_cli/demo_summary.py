@@ -206,13 +206,12 @@ def render(result: dict[str, Any]) -> None:
     console.print(table)
     tasks = result["safety_tasks"]
     table = Table(title=f"Children's play area, {tasks['day']}: disinfection and patrols")
-    for col in ("rule", "due", "state", "missing checkpoints"):
+    for col in ("rule", "due", "state", "missing checkpoints / why"):
         table.add_column(col)
     for o in tasks["occurrences"]:
         colour = {"missed": "red", "late": "yellow", "on_time": "green"}.get(o["state"], "white")
-        table.add_row(
-            o["rule"], o["due"], f"[{colour}]{o['state']}[/{colour}]", ", ".join(o["missing"])
-        )
+        why = ", ".join(o["missing"]) + (f" ({o['reason']})" if o["reason"] else "")
+        table.add_row(o["rule"], o["due"], f"[{colour}]{o['state']}[/{colour}]", escape(why))
     console.print(table)
     table = Table(title=f"Scorecard of the standard's clauses, {result['scorecard']['period']}")
     for col in ("clause", "service", "value", "target", "status"):

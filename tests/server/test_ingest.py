@@ -136,3 +136,33 @@ def test_status_from_unknown_device_names_site_and_device(
         "unknown device" in r.getMessage() and f"{SITE}/ghost-7" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_satisfaction_vote_from_the_broker_is_stored_once(
+    factory: sessionmaker[Session], example_path: Path
+) -> None:
+    """A satisfaction vote on the event topic goes through the ingest into the database once."""
+    from facility_contracts.envelope import SatisfactionVote, SatisfactionVoteBody
+    from facility_server.satisfaction.models import SatisfactionVote as VoteRow
+
+    with factory() as s:
+        import_setup(s, example_path)
+        s.commit()
+    vote = codec.encode_event(
+        SatisfactionVote(
+            id="evt-vote-1",
+            device="sat-health",
+            boot="b1",
+            seq=1,
+            ts=TS,
+            mono=1,
+            synced=True,
+            body=SatisfactionVoteBody(space="health", rating="satisfied"),
+        )
+    )
+    topic = topics.event_topic(SITE, "sat-health")
+    ingest = _ingest(factory)
+    assert ingest.handle(topic, vote) is True
+    assert ingest.handle(topic, vote) is False
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(VoteRow)) == 1

@@ -59,7 +59,8 @@ def test_duplicate_complex_exception_date_names_line_and_field(example_path: Pat
     )
     with pytest.raises(SetupError) as info:
         parse_setup(bad)
-    assert (info.value.field, info.value.line) == ("complex.exceptions.1.date", 18)
+    second = _line_of(bad, "note: 半天")
+    assert (info.value.field, info.value.line) == ("complex.exceptions.1.date", second)
     assert "2026-03-18" in str(info.value)
 
 
@@ -73,8 +74,8 @@ def test_duplicate_space_exception_date_names_line_and_field(example_path: Path)
     )
     with pytest.raises(SetupError) as info:
         parse_setup(bad)
-    # culture is the tenth space (index 9); its new exception sits right below line 86
-    assert (info.value.field, info.value.line) == ("spaces.9.exceptions.1.date", 87)
+    second = _line_of(bad, "note: 闭馆")  # culture is the tenth space (index 9)
+    assert (info.value.field, info.value.line) == ("spaces.9.exceptions.1.date", second)
 
 
 def test_same_date_in_complex_and_space_is_allowed(example_path: Path) -> None:
@@ -101,7 +102,7 @@ def test_renamed_checkpoint_keeps_its_tag(
     with factory() as s:
         report = import_setup_text(s, renamed)
         s.commit()
-        rows = dict(s.execute(select(Checkpoint.code, Checkpoint.tag)).tuples().all())
+        rows = dict(s.execute(select(Checkpoint.code, Checkpoint.tag)).all())
     assert (report.created["checkpoint"], report.deleted["checkpoint"]) == (1, 1)
     assert rows["cp-kids-slide-2"] == "04A1B2C4" and "cp-kids-slide" not in rows
 
@@ -133,7 +134,8 @@ def test_unknown_weekday_key_is_named(example_path: Path) -> None:
     )
     with pytest.raises(SetupError) as info:
         parse_setup(bad)
-    assert (info.value.field, info.value.line) == ("spaces.0.hours.wednesday", 24)
+    line = _line_of(bad, "wednesday")
+    assert (info.value.field, info.value.line) == ("spaces.0.hours.wednesday", line)
     assert "unknown weekday 'wednesday'; use one of mon, tue" in str(info.value)
 
 

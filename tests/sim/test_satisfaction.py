@@ -149,6 +149,7 @@ def test_cli_command_publishes_votes(mosquitto, site_id: str) -> None:  # type: 
     listener.loop_stop()
     listener.disconnect()
     events = [codec.decode_event(p) for t, p, _ in msgs if t.endswith("/evt")]
-    assert summary["votes"] == len(events) == 6
+    # Nobody confirms these votes, so a slow run may see one sent again: count distinct ids.
+    assert summary["votes"] == len({e.id for e in events}) == 6
     assert summary["ignored"] == summary["presses"] - 6 > 0
     assert sum(summary["by_rating"].values()) == 6

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from facility_contracts.envelope import HEALTHY_READER_STATES, Event, Status
+from facility_contracts.envelope import HEALTHY_READER_STATES, Event, SatisfactionVote, Status
 from facility_contracts.envelope import CheckIn as CheckInEvent
 from facility_contracts.envelope import DeviceNotice as NoticeEvent
 from facility_contracts.envelope import DoorCrossing as CrossingEvent

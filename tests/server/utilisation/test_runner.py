@@ -17,9 +17,15 @@ def test_one_run_stores_todays_visits(factory: sessionmaker[Session]) -> None:
     with factory() as session:
         _cx, spaces = example(session, site)
         culture = spaces["culture"]
-        add_crossings(session, culture, [(local(2026, 11, 27, 10, 5), 3, 0),
-                                         (local(2026, 11, 27, 11, 0), 2, 1),
-                                         (local(2026, 11, 27, 15, 30), 0, 4)])
+        add_crossings(
+            session,
+            culture,
+            [
+                (local(2026, 11, 27, 10, 5), 3, 0),
+                (local(2026, 11, 27, 11, 0), 2, 1),
+                (local(2026, 11, 27, 15, 30), 0, 4),
+            ],
+        )
         session.commit()
         space_id = culture.id
     now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # 17:00 in Shanghai
