@@ -317,7 +317,7 @@ def load_config(path: str | Path) -> EdgeConfig:
             syntax error or duplicate key (with line and column), or invalid content
             (with field path and value; secrets and unknown keys' values never shown).
     """
-    from facility_edge.yamlfile import YamlFileError, read_yaml  # PyYAML only here
+    from facility_contracts.yamlfile import YamlFileError, read_yaml  # PyYAML only here
 
     path = Path(path)
     try:

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from facility_contracts.yamlfile import YamlFileError, read_yaml
 from pydantic import AwareDatetime, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -25,7 +26,6 @@ from pydantic_settings import (
 
 from facility_gateway.errors import SettingsError
 from facility_gateway.mapping import DEFAULT_MIN_EVENT_TIME
-from facility_gateway.yamlfile import YamlFileError, read_yaml
 
 ENV_PREFIX = "FACILITY_GATEWAY_"
 _FAULT_RE = re.compile(r"^exit_after_write:[1-9][0-9]*$")

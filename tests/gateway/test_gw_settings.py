@@ -213,19 +213,6 @@ def test_top_level_list_refused(tmp_path: Path) -> None:
     assert str(err.value).startswith(f"{cfg}: ")
 
 
-def test_yaml_loader_is_the_edges_copy() -> None:
-    """The gateway's strict YAML reader is the edge's, line for line, below the docstring."""
-    root = Path(__file__).resolve().parents[2]
-
-    def code(path: Path) -> str:
-        text = path.read_text()
-        return text[text.index('"""', 3) :]
-
-    assert code(root / "gateway/facility_gateway/yamlfile.py") == code(
-        root / "edge/facility_edge/yamlfile.py"
-    )
-
-
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

@@ -10,8 +10,8 @@
   the line of the second occurrence and of the first.
 
 A UTF-8 byte order mark (Windows Notepad) is accepted. Merge keys (``<<: *base``) may
-still be overridden by explicit keys. This is a copy of ``facility_edge.yamlfile``
-(the parts share no configuration code); keep the two in step.
+still be overridden by explicit keys. The edge's configuration and the gateway's
+settings both read their files through it.
 """
 
 from __future__ import annotations
