@@ -29,12 +29,22 @@ from facility_contracts.envelope import (
     DeviceNoticeBody,
     DoorCrossing,
     DoorCrossingBody,
+    SatisfactionVote,
+    SatisfactionVoteBody,
 )
 
 from facility_edge.clock import Clock, Stamp, Stamper
 from facility_edge.outbox import Event, Outbox
 
 logger = logging.getLogger(__name__)
+
+#: The event model of each body a device reader drafts.
+_EVENT_OF_BODY: dict[type, type[Event]] = {
+    CheckInBody: CheckIn,
+    DoorCrossingBody: DoorCrossing,
+    DeviceNoticeBody: DeviceNotice,
+    SatisfactionVoteBody: SatisfactionVote,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +59,7 @@ class Draft:
     """
 
     device: str
-    body: DoorCrossingBody | DeviceNoticeBody | CheckInBody
+    body: DoorCrossingBody | DeviceNoticeBody | CheckInBody | SatisfactionVoteBody
     ts: int | None = None
 
 
@@ -152,29 +162,8 @@ class Recorder:
     def _event(self, draft: Draft, stamp: Stamp, seq: int) -> Event:
         ts, synced = (stamp.ts, stamp.synced) if draft.ts is None else (draft.ts, True)
         event_id, mono = str(uuid6.uuid7()), self.since_boot_ms(stamp.mono)
-        if isinstance(draft.body, CheckInBody):
-            return CheckIn(
-                id=event_id,
-                device=draft.device,
-                boot=self.boot,
-                seq=seq,
-                ts=ts,
-                mono=mono,
-                synced=synced,
-                body=draft.body,
-            )
-        if isinstance(draft.body, DoorCrossingBody):
-            return DoorCrossing(
-                id=event_id,
-                device=draft.device,
-                boot=self.boot,
-                seq=seq,
-                ts=ts,
-                mono=mono,
-                synced=synced,
-                body=draft.body,
-            )
-        return DeviceNotice(
+        model = _EVENT_OF_BODY[type(draft.body)]
+        return model(
             id=event_id,
             device=draft.device,
             boot=self.boot,
