@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,3 +43,21 @@ def gateway_factory() -> Iterator[Callable[..., Gateway]]:
     yield make
     for gw in made:
         gw.close()
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path) -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
+    """Start `facility edge run --config F` processes (logs agent-N.log); kill leftovers."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(config: Path) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"agent-{len(procs)}.log").open("wb")
+        cmd = [sys.executable, "-m", "facility_cli.main", "edge", "run", "--config", str(config)]
+        procs.append(subprocess.Popen(cmd, stderr=log))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

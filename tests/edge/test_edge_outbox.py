@@ -92,7 +92,7 @@ def test_ack_deletes_only_confirmed_ids(make: Factory) -> None:
 
 
 def test_reject_sets_events_aside_and_out_of_the_queue(make: Factory) -> None:
-    """Ids the gateway rejects for good leave the queue (never sent again) and count as set aside."""
+    """Ids the gateway rejects for good leave the queue (never sent again) and are set aside."""
     box = make()
     evs = [event(i) for i in range(1, 4)]
     box.append(evs, {})

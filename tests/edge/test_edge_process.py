@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,27 +49,6 @@ class CounterSim(threading.Thread):
     def totals(self) -> tuple[int, int]:
         with self.lock:
             return self.tin, self.tout
-
-
-@pytest.fixture
-def agent_process(tmp_path: Path) -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
-    """Start `facility edge run --config F` processes; kill leftovers at the end."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(config: Path) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"agent-{len(procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "facility_cli.main", "edge", "run", "--config", str(config)],
-            stderr=log,
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 def write_config(tmp_path: Path, port: int, site: str, device_path: Path) -> Path:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,6 @@ from facility_sim.rfid_reader import RfidOptions, RfidReaderSim, expected_badges
 pytestmark = pytest.mark.integration
 
 RSS_BUDGET_MIB = 40.0
-
-
-@pytest.fixture
-def agent_process(tmp_path: Path) -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
-    """Start `facility edge run --config F`; kill it at the end if still running."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(config: Path) -> subprocess.Popen[bytes]:
-        log = (tmp_path / "agent.log").open("wb")
-        cmd = [sys.executable, "-m", "facility_cli.main", "edge", "run", "--config", str(config)]
-        procs.append(subprocess.Popen(cmd, stderr=log))
-        return procs[-1]
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
 
 
 def write_config(tmp_path: Path, port: int, site: str, link: Path) -> Path:
