@@ -121,7 +121,7 @@ def one(value: float | None) -> dict[str, float | None]:
 OV = "facility-overview"
 
 
-@expect(OV, "Task compliance yesterday by complex")
+@expect(OV, "Task compliance yesterday (last complete day) by complex")
 def _ov_rate_complex(rs: list[Rec], ctx: Ctx) -> Expected:
     groups = by(pick(rs, "compliance_daily", ctx, "compliance"), ["site"])
     return {k: one(rate(v)) for k, v in groups.items()}
@@ -247,7 +247,7 @@ def _hour_of_day(hour: int) -> Callable[[list[Rec], Ctx], Expected]:
 
 
 for _h in range(24):
-    EXPECT[(UT, "Visits by hour of day (hour-of-week map)", chr(65 + _h))] = _hour_of_day(_h)
+    EXPECT[(UT, "Visits by local hour, day by day", chr(65 + _h))] = _hour_of_day(_h)
 
 
 # --- Safety tasks --------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """A small, deterministic world of time-series records for the dashboard queries.
 
-Two districts, three complexes, six spaces, two weeks (Mon 2026-06-01 .. Sun 2026-06-14,
-Asia/Shanghai). Records are plain Python (measurement, tags, fields, aware time) so the
-tests compute expected figures from them directly; :func:`line_protocol` turns them into
-the gateway's own points (``make_point`` + ``to_body``) for InfluxDB.
+Two districts, three complexes, six spaces (two with health kiosks), two weeks (Mon
+2026-06-01 .. Sun 2026-06-14, Asia/Shanghai). Records are plain Python (measurement,
+tags, fields, aware time) so the tests compute expected figures from them directly;
+:func:`line_protocol` turns them into the gateway's own points (``make_point`` +
+``to_body``) for InfluxDB, as the gateway and the server write them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from facility_contracts.schema import MEASUREMENTS
+from facility_contracts.vitals import QUANTITIES
 from facility_gateway.points import make_point, to_body
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -258,11 +260,75 @@ def _devices(rng: random.Random, out: list[Rec]) -> None:
             )
 
 
+#: Spaces with a health kiosk: the health station and the elderly canteen.
+KIOSK_SPACES = (SPACES[2], SPACES[5])
+#: What one measurement at a kiosk takes (a cuff gives three readings).
+MEASURES = (
+    ("systolic_bp", "diastolic_bp", "heart_rate"),
+    ("spo2", "heart_rate"),
+    ("body_temperature",),
+    ("body_weight",),
+    ("blood_glucose",),
+)
+
+
+def _kiosk_hour(rng: random.Random) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """One hour's sessions at a space, counted as the server counts them: distinct members,
+    consented and crisis sessions; per reading type readings, evaluated (consent) and
+    outside the reference range (evaluated only; never for types without a range)."""
+    members, session = set(), {"sessions": 0, "consented": 0, "crisis": 0}
+    readings: dict[str, dict[str, float]] = {}
+    for _ in range(rng.randint(1, 6)):
+        members.add(rng.randint(1, 8))
+        consent = rng.random() < 0.75
+        session["sessions"] += 1
+        session["consented"] += consent
+        session["crisis"] += rng.random() < 0.08
+        for kind in rng.sample(MEASURES, rng.randint(1, 3)):
+            for t in kind:
+                r = readings.setdefault(t, {"readings": 0, "evaluated": 0, "outside_reference": 0})
+                r["readings"] += 1
+                r["evaluated"] += consent
+                r["outside_reference"] += (
+                    consent and QUANTITIES[t].reference is not None and rng.random() < 0.3
+                )
+    for r in readings.values():
+        if r["evaluated"]:  # the server leaves the share out when nothing was evaluated
+            r["outside_reference_pct"] = round(100 * r["outside_reference"] / r["evaluated"], 2)
+    return session | {"members": len(members)}, readings
+
+
+def _kiosks(rng: random.Random, out: list[Rec]) -> None:
+    """The server's hourly kiosk aggregates: a point per space and local hour with
+    sessions (time: the hour's start), one per reading type taken in that hour."""
+    for s in KIOSK_SPACES:
+        tags = {"district": s.district, "street": s.street, "complex": s.complex}
+        tags |= {"space": s.code, "space_type": s.type}
+        for day in range(DAYS):
+            for h in range(7, 20):
+                t = START + timedelta(days=day, hours=h)
+                if t > NOW or _closed(s, day) or rng.random() < 0.3:
+                    continue
+                session, readings = _kiosk_hour(rng)
+                out.append(
+                    Rec("kiosk_sessions_hourly", tags, _typed("kiosk_sessions_hourly", session), t)
+                )
+                for kind, fields in sorted(readings.items()):
+                    out.append(
+                        Rec(
+                            "kiosk_readings_hourly",
+                            tags | {"reading_type": kind},
+                            _typed("kiosk_readings_hourly", fields),
+                            t,
+                        )
+                    )
+
+
 def build(seed: int = 8) -> list[Rec]:
     """Every record of the world (same seed, same world)."""
     rng = random.Random(seed)
     out: list[Rec] = []
-    for part in (_door, _aggregates, _compliance, _terminals, _devices):
+    for part in (_door, _aggregates, _compliance, _terminals, _devices, _kiosks):
         part(rng, out)
     return out
 

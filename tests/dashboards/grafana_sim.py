@@ -3,8 +3,8 @@
 Only the parts the dashboards use: ``$timeFilter``, ``$__interval``, ``${__from}``,
 ``${__to}``, multi-value template variables in regex position (Grafana's InfluxDB
 datasource escapes regex characters and ``/`` and joins several values as ``(a|b)``),
-and the panel's relative time (``now/d``, ``now-7d/d``, ``now-1h``) in the dashboard's
-time zone.
+and the panel's relative time (``now/d``, ``now-7d/d``, ``now-3w/w``, ``now-1h``) in the
+dashboard's time zone (weeks start on Monday).
 """
 
 from __future__ import annotations
@@ -71,9 +71,11 @@ def panel_range(
     t = now
     if amount:
         t -= timedelta(**{_UNITS[unit]: int(amount)})
-    if round_to == "d":
+    if round_to in ("d", "w"):
         t = t.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif round_to:
+    if round_to == "w":  # the dashboards' weekStart is Monday
+        t -= timedelta(days=t.weekday())
+    elif round_to and round_to != "d":
         raise ValueError(f"rounding /{round_to} not used by the dashboards")
     return t, now
 

@@ -16,7 +16,7 @@ TOKEN = re.compile(
     r"""(?P<regex>(?<=~)\s*/(?:[^/\\]|\\.)*/)
     |(?P<ident>"(?:[^"\\]|\\.)*")
     |(?P<string>'(?:[^'\\]|\\.)*')
-    |(?P<var>\$\{\w+\}|\$\w+)
+    |(?P<var>\$\{\w+\}(?:ms)?|\$\w+)
     |(?P<duration>\d+(?:ms|[smhdw])\b)
     |(?P<number>\d+(?:\.\d+)?)
     |(?P<word>[A-Za-z_]\w*)
@@ -101,7 +101,7 @@ def refs(query: str) -> Refs:
                 depth_fn += 1
             continue
         if kind == "var":
-            out.variables.add(text.strip("${}"))
+            out.variables.add(re.sub(r"^\$\{?|\}(?:ms)?$", "", text))
             continue
         if kind == "op" and text == ")" and depth_fn:
             depth_fn -= 1

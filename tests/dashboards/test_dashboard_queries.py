@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import dashboard_expected_kiosk  # noqa: F401 - registers the kiosk and hour-slot answers
 import dashboard_world as world
 import pytest
 from dashboard_expected import EXPECT, Ctx, Expected, satisfaction_rate
@@ -21,6 +22,7 @@ SCENARIOS: dict[str, dict[str, list[str]]] = {
     "all": {},
     "one-district": {"district": ["xihu"]},
     "one-space": {"complex": ["xh-a", "gs-c"], "space": ["kids"]},
+    "kiosk-space": {"complex": ["gs-c"], "space": ["meal"]},
 }
 BOARDS = {d["uid"]: d for d in dashboards()}
 
@@ -204,3 +206,31 @@ def test_world_is_written_in_the_schema_shape() -> None:
         spec = MEASUREMENTS[r.m]
         assert set(r.tags) <= set(spec.tags), r
         assert all(type(v) is types[spec.field(k).type] for k, v in r.fields.items()), r
+
+
+def test_kiosk_aggregates_are_written_as_the_server_writes_them() -> None:
+    """Kiosk points carry every schema tag, sit at a local hour's start, and have the
+    outside-range share exactly when something was evaluated (its value from the counts)."""
+    from facility_contracts.schema import MEASUREMENTS
+
+    kiosk = [r for r in world.build() if r.m.startswith("kiosk_")]
+    assert {r.m for r in kiosk} == {"kiosk_sessions_hourly", "kiosk_readings_hourly"}
+    for r in kiosk:
+        spec = MEASUREMENTS[r.m]
+        assert tuple(r.tags) == spec.tags and r.ns == r.ms * 1_000_000, r
+        assert r.t.astimezone(world.TZ).minute == 0 and r.t.second == 0, r
+        optional = {"outside_reference_pct"}
+        assert set(r.fields) - optional == {f.name for f in spec.fields} - optional, r
+        if r.m == "kiosk_sessions_hourly":
+            f = r.fields
+            assert f["sessions"] >= max(f["members"], f["consented"], f["crisis"]) and f["members"]
+            continue
+        f = r.fields
+        assert f["readings"] >= f["evaluated"] >= f["outside_reference"], r
+        if f["evaluated"]:
+            assert f["outside_reference_pct"] == pytest.approx(
+                100 * f["outside_reference"] / f["evaluated"], abs=0.005
+            )
+        else:
+            assert "outside_reference_pct" not in f, r
+    assert any(r.fields.get("evaluated") == 0 for r in kiosk), "no hour without consent"

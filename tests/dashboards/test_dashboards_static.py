@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from facility_contracts import envelope
+from facility_contracts import envelope, vitals
 from facility_contracts.schema import MEASUREMENTS
 from facility_dashboards import build
 from facility_dashboards.core import DATASOURCE_UID, FOLDER_UID, TZ
@@ -34,6 +34,7 @@ KNOWN_VALUES = {
     "space_type": {str(t) for t in SpaceType},
     "clock": {"synced", "unsynced", "estimated"},
     "rating": set(typing.get_args(envelope.Rating)),
+    "reading_type": set(typing.get_args(vitals.ReadingType)),
 }
 
 

@@ -62,11 +62,13 @@ def dashboard() -> Json:
     )
     panels = [
         _bars(
-            "Task compliance yesterday by complex",
+            "Task compliance yesterday (last complete day) by complex",
             select(RATE, "compliance_daily", [*COMPLIANCE, DECIDED], ["site"]),
-            description="Safety tasks done on time / (on time + late + missed), last complete "
-            "local day (the server writes a day once it is over). Today's board: the "
-            "server's /complexes/{id}/today.",
+            description="Safety tasks done on time / (on time + late + missed) on the last "
+            "complete local day: the server writes a day only once it is over, so there is no "
+            "figure for today in the time series (empty just after midnight until the "
+            "server's next compliance run). Today so far: the server's "
+            "/complexes/{id}/today.",
             unit="percent",
             defaults={"min": 0, "max": 100, "thresholds": RATE_COLOURS},
             time_from="now-1d/d",

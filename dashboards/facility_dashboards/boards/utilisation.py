@@ -1,4 +1,10 @@
-"""Utilisation: visits and occupancy per space, and when in the week people come."""
+"""Utilisation: visits and occupancy per space, and when in the week people come.
+
+Two hour-by-hour views: a heatmap of the last 7 local days (each column one day, each
+row one local hour) and the typical week, a weekday x hour table of mean visits over the
+weeks since Monday three weeks ago (InfluxQL has no hour-of-week function: see
+:func:`facility_dashboards.core.slot_means`).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,17 @@ from facility_dashboards.core import (
     RAW_SPACE,
     Json,
     board,
+    hourly,
     panel,
     select,
+    slot_means,
     target,
 )
 
 UID = "facility-utilisation"
 SPACE_ALIAS = "$tag_complex / $tag_space"
+#: The typical week: Monday three weeks ago until now (whole weeks, then this one so far).
+TYPICAL_WEEK = "now-3w/w"
 
 
 def hour_of_day_query(hour: int) -> str:
@@ -33,6 +43,45 @@ def hour_of_day_query(hour: int) -> str:
     )
     at_hour = f'SELECT first("v") AS "x" FROM ({hourly}) GROUP BY time(1d, {hour}h) {GROUP_TZ}'
     return f'SELECT first("x") FROM ({at_hour}) WHERE $timeFilter GROUP BY time(1d) {GROUP_TZ}'
+
+
+def week_row_query(weekday: int) -> str:
+    """Mean visits in each local hour (columns ``00`` .. ``23``) of one weekday (0 = Monday)
+    over the weeks of the range; the row's time is that weekday's first midnight."""
+    series = hourly("visits", "utilisation_hourly", AGG)
+    slots = [(f"{h:02d}", weekday * 24 + h) for h in range(24)]
+    return slot_means(series, slots, "1w", weekday * 24)
+
+
+def _typical_week() -> Json:
+    colour = {"mode": "continuous-YlRd"}
+    cells = {"cellOptions": {"type": "color-background"}, "align": "center"}
+    day_column = {
+        "matcher": {"id": "byName", "options": "Time"},
+        "properties": [
+            {"id": "unit", "value": "time:dddd"},
+            {"id": "displayName", "value": "Weekday"},
+            {"id": "custom.cellOptions", "value": {"type": "auto"}},
+        ],
+    }
+    return panel(
+        "table",
+        "Typical week: mean visits per hour of week",
+        [target(chr(65 + d), week_row_query(d), table=True) for d in range(7)],
+        description="Hour-of-week map: one row per weekday, one column per local hour; each "
+        "cell is the mean number of people entering the selected spaces in that hour, over "
+        "the weeks from Monday three weeks ago until now (an hour that has not come yet "
+        "this week is averaged over the earlier weeks). Hours without data count as zero.",
+        unit="none",
+        defaults={"decimals": 1, "min": 0, "color": colour, "custom": cells},
+        overrides=[day_column],
+        time_from=TYPICAL_WEEK,
+        transformations=[
+            {"id": "merge", "options": {}},
+            {"id": "sortBy", "options": {"sort": [{"field": "Time", "desc": False}]}},
+        ],
+        size=(24, 9),
+    )
 
 
 def _table(title: str, targets: list[Json], description: str, unit: str = "short") -> Json:
@@ -148,10 +197,11 @@ def dashboard() -> Json:
         ),
         panel(
             "heatmap",
-            "Visits by hour of day (hour-of-week map)",
+            "Visits by local hour, day by day",
             [target(chr(65 + h), hour_of_day_query(h), alias=f"{h:02d}") for h in range(24)],
-            description="Each column a local day, each row a local hour: people entering the "
-            "selected spaces. Over the default 7 days this is the hour-of-week pattern.",
+            description="Each column one local day of the range, each row a local hour: people "
+            "entering the selected spaces. Single days, not an average: the typical week is "
+            "the hour-of-week table below.",
             unit="none",
             options={
                 "calculate": False,
@@ -165,11 +215,13 @@ def dashboard() -> Json:
             },
             size=(24, 10),
         ),
+        _typical_week(),
     ]
     return board(
         UID,
         "Utilisation",
-        "Visits and occupancy per space; hour-of-week pattern (local time, Asia/Shanghai).",
+        "Visits and occupancy per space; visits by hour, day by day and in a typical week "
+        "(local time, Asia/Shanghai).",
         panels,
         time_from="now-6d/d",
     )
