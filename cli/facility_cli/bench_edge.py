@@ -10,8 +10,15 @@ same command a board runs), Mosquitto, and a gateway writing to VictoriaMetrics.
   and delivers a replay, per 1,000 events confirmed.
 - ``drain_events_per_s``: the broker is down while the board keeps producing events
   for ``outage_s`` at ``rate`` events/s (the backlog is replayed traffic, produced at full
-  speed); then the broker comes back and, once the agent has reconnected (its backoff
-  is reported as ``reconnect_s``, at most 16 s), the outbox empties at this rate.
+  speed); then the broker comes back and, from the first confirmation on, the outbox
+  empties at this rate.
+- ``reconnect_s``: from the broker's return to the agent's first ``online`` status on
+  it (its reconnect backoff, at most 16 s).
+
+Before the outage the agent is connected and the gateway has subscribed with its
+persistent session, which the broker keeps across its restart (persistence on), so
+events the agent sends while the gateway process starts again are queued for it, not
+dropped (a dropped event would wait ``ack_timeout_s`` for its resend).
 """
 
 from __future__ import annotations
@@ -26,7 +33,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import psutil
+from facility_contracts import topics
+from facility_contracts.codec import decode_status
+from facility_contracts.errors import ContractError
 from facility_sim import calit2
 from facility_sim.pty_port import PtyPort
 from facility_sim.replay import Replay, ReplayOptions
@@ -101,6 +112,39 @@ def _hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+class StatusWatch:
+    """Records when (monotonic s) a device's first ``online`` status stamped at or after
+    ``since_ms`` (UTC epoch ms) arrives: a status from before (retained) does not count."""
+
+    def __init__(self, port: int, site: str, device: str, since_ms: int) -> None:
+        self.at: float | None = None
+        self._since_ms = since_ms
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-status")
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.subscribe(topics.status_topic(site, device), qos=1)
+        self._client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            status = decode_status(msg.payload)
+        except ContractError:
+            return
+        if self.at is None and status.state == "online" and (status.ts or 0) >= self._since_ms:
+            self.at = time.monotonic()
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(30)
+
+
 def _wait(pred: Any, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -117,42 +161,47 @@ def run(*, outage_s: float, rate: float) -> dict[str, Any]:
     weeks = max(1, math.ceil(backlog_target / EVENTS_PER_WEEK_AT_LEAST))
     links = [work / f"dc-{i}" for i in range(max(1, math.ceil(weeks / 13)))]
     weeks_each = math.ceil(weeks / len(links))
-    broker = Mosquitto(work / "broker", persistence=False)
-    broker.port = free_port()
+    broker = Mosquitto(work / "broker", persistence=True)
+    gws: list[subprocess.Popen[bytes]] = []
     with VictoriaMetrics() as vm:
         ports, replays = _replays(links, weeks_each)
+        broker.start()
+        _stop(start_gateways(1, broker, vm, work))  # its session stays on the broker
         agent = _agent(work, broker.port, links)
         proc = psutil.Process(agent.pid)
-        cpu0 = sum(proc.cpu_times()[:2])
+        watch = StatusWatch(broker.port, "bench", "edge-bench", 0)
         try:
-            for r in replays:  # the outage: no broker while the counters produce events
+            if not _wait(lambda: watch.at is not None, 60):
+                raise RuntimeError("the edge agent did not come online")
+            watch.close()
+            broker.stop()  # the outage: no broker while the counters produce events
+            cpu0 = sum(proc.cpu_times()[:2])
+            for r in replays:
                 r.start()
             for r in replays:
                 r.wait(600)
             _wait(lambda: False, 2.0)
             backlog = _depth(work)
             broker.start()
-            gws = start_gateways(1, broker, vm, work)
             back = time.monotonic()
-            _wait(lambda: _depth(work) < backlog, 120)  # the agent's reconnect backoff
+            watch = StatusWatch(broker.port, "bench", "edge-bench", time.time_ns() // 10**6)
+            gws = start_gateways(1, broker, vm, work)
+            _wait(lambda: _depth(work) < backlog, 120)
             t0 = time.monotonic()
-            reconnect_s = t0 - back
             drained = _wait(lambda: _depth(work) == 0, 600)
             drain_s = time.monotonic() - t0
             cpu_ms = (sum(proc.cpu_times()[:2]) - cpu0) * 1000
+            reconnect_s = (watch.at or math.nan) - back
             time.sleep(6.0)  # one heartbeat: the agent hands freed heap back to the OS
             rss = proc.memory_info().rss / 2**20
             peak = _hwm_mb(agent.pid)
         finally:
-            agent.terminate()
-            agent.wait(30)
+            watch.close()
+            _stop([agent, *gws])
             for r in replays:
                 r.stop()
             for p in ports:
                 p.close()
-            for g in locals().get("gws", []):
-                g.terminate()
-                g.wait(30)
             broker.stop()
     if not drained:
         raise RuntimeError(f"outbox not drained after 600 s ({_depth(work)} left)")

@@ -7,6 +7,17 @@ store, one edge agent reading every door counter of the complex over pseudo-term
 and firmware-sim door counters each replaying a different week of the real CalIt2 door
 traffic, re-timed to end before now. The summary compares what was stored with the
 file's own counts.
+
+Before that live part, one past day of the children's play area is simulated with a
+stepped clock (:mod:`facility_cli.demo_day`): a missed morning disinfection and a missed
+afternoon patrol round, their alerts, the escalation of one and the notifications
+enqueued (nothing is sent).
+
+A health kiosk in the elderly-care centre (:mod:`facility_cli.demo_kiosk`) sends a morning
+of readings to the complex's own LAN broker (a second embedded broker); the edge agent
+pseudonymises them, the server counts them, keeps values only with consent and alerts the
+clinician on duty about the one crisis reading; the summary shows counts only, and the
+demo scans its point store for member references and reading values.
 """
 
 from __future__ import annotations
@@ -47,12 +58,15 @@ def demo(
     weeks: Annotated[
         int, typer.Option(min=1, max=15, help="Weeks of traffic each door counter replays.")
     ] = 1,
-    timeout: Annotated[float, typer.Option(min=10, help="Give up after this many seconds.")] = 600.0,
+    timeout: Annotated[
+        float, typer.Option(min=10, help="Give up after this many seconds.")
+    ] = 600.0,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log what each part does.")
     ] = False,
 ) -> None:
-    """Replay real door traffic through sim -> pty -> edge -> MQTT -> gateway -> store; print a summary."""
+    """Simulate a day of safety tasks, replay real door traffic through sim -> pty -> edge
+    -> MQTT -> gateway -> store, and print a summary."""
     from facility_cli.demo_run import DemoError, run_demo
     from facility_cli.demo_summary import render
 
@@ -78,5 +92,9 @@ def demo(
             json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         typer.echo(f"summary written to {summary}")
-    if not result["pipeline"]["all_stored_exactly"]:
+    if not (
+        result["pipeline"]["all_stored_exactly"]
+        and result["safety_tasks"]["as_planned"]
+        and result["health_kiosk"]["as_planned"]
+    ):
         raise typer.Exit(1)

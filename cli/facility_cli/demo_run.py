@@ -34,7 +34,8 @@ class CounterPlan:
 
 
 def _registry(setup: Path, db_url: str) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
-    """Import the setup file into a fresh server database; return (factory, complex, door counters)."""
+    """Import the setup file into a fresh server database; return (session factory, the
+    complex's id/site/name/timezone, its door counters)."""
     from facility_server.core.db import make_engine, session_factory
     from facility_server.core.migrate import upgrade
     from facility_server.models.devices import Device
@@ -87,7 +88,10 @@ def _plans(
     return plans
 
 
-def _edge_config(site: str, port: int, plans: list[CounterPlan], work: Path) -> Any:
+def _edge_config(
+    site: str, port: int, plans: list[CounterPlan], work: Path, extra: list[dict[str, Any]]
+) -> Any:
+    """edge-main's config: a door counter per plan, and the ``extra`` devices."""
     from facility_edge.config import parse_config
 
     return parse_config(
@@ -106,7 +110,8 @@ def _edge_config(site: str, port: int, plans: list[CounterPlan], work: Path) -> 
                     "max_rtc_skew_s": None,
                 }
                 for p in plans
-            ],
+            ]
+            + extra,
         },
         source="demo",
     )
@@ -116,6 +121,18 @@ def _stored_in(store: Any, site: str) -> int:
     return sum(
         int(p.field_dict()["in"]) for p in store.points("door_crossing", tags={"site": site})
     )
+
+
+def simulated_day(factory: Any, cx: dict[str, Any], url: str) -> dict[str, Any]:
+    """The play area's simulated day (:func:`facility_cli.demo_day.run_day`), before any
+    live part runs: its clock must be the only one writing the terminal's status."""
+    from facility_cli.demo_day import run_day
+    from facility_cli.demo_day_script import DayError
+
+    try:
+        return run_day(factory, cx, url=url)
+    except DayError as exc:
+        raise DemoError(f"simulated day: {exc}") from exc
 
 
 def say(text: str) -> None:
@@ -139,6 +156,8 @@ def run_demo(
     from facility_sim.pty_port import PtyPort
     from facility_sim.replay import Replay, ReplayOptions
 
+    from facility_cli.demo_kiosk import KioskDemo
+
     work = Path(workdir or tempfile.mkdtemp(prefix="facility-demo-"))
     (work / "tty").mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -150,10 +169,14 @@ def run_demo(
 
     broker = EmbeddedBroker()
     broker.start()
+    kiosk = KioskDemo(factory, cx, work, broker.port)
     stop_edge = threading.Event()
     ports, replays, threads = [], [], []
     ingest = gateway = agent = None
     try:
+        say("Simulating a day in the play area with a stepped clock ...")
+        day = simulated_day(factory, cx, f"mqtt://127.0.0.1:{broker.port}")
+        kiosk.prepare(datetime.now(UTC))
         ingest = Ingest(
             factory,
             f"mqtt://127.0.0.1:{broker.port}",
@@ -180,17 +203,22 @@ def run_demo(
             port = PtyPort(p.link).open()
             ports.append(port)
             replays.append(Replay(p.slots, port, ReplayOptions(speed=None)).start())
-        say("Staff check in at the play area; residents vote at two services ...")
-        activity = publish_activity(factory, cx, broker.port)
-        agent = Agent(_edge_config(cx["site"], broker.port, plans, work))
+        say("The play area's check-in terminal comes online; residents vote at two services ...")
+        activity = publish_activity(cx, broker.port)
+        agent = Agent(_edge_config(cx["site"], broker.port, plans, work, [kiosk.edge_device()]))
         threads.append(
             threading.Thread(target=agent.run, args=(stop_edge,), name="edge", daemon=True)
         )
         threads[-1].start()
-        deadline = t0 + timeout_s
+        m = kiosk.morning[0]
         say(
-            f"Replaying {len(plans)} door counters ({sum(len(p.slots) for p in plans)} half hours) ..."
+            f"The elderly-care centre's health kiosk sends the morning of {m:%Y-%m-%d} to the "
+            f"complex's LAN broker (port {kiosk.lan_port}); edge-main pseudonymises it ..."
         )
+        kiosk.publish(agent)
+        deadline = t0 + timeout_s
+        slots = sum(len(p.slots) for p in plans)
+        say(f"Replaying {len(plans)} door counters ({slots} half hours) ...")
         for r in replays:
             if not r.wait(max(0.0, deadline - time.monotonic())):
                 raise DemoError(f"replay not finished after {timeout_s:.0f} s")
@@ -201,6 +229,7 @@ def run_demo(
         store = EmbeddedStore(work / "points.sqlite")
         while _stored_in(store, cx["site"]) < expected_in and time.monotonic() < deadline:
             time.sleep(2.0)
+        kiosk.wait_stored(deadline)
         time.sleep(1.0)  # heartbeats and late duplicates, if any, land now
         elapsed = time.monotonic() - t0
         with factory() as session:
@@ -208,7 +237,9 @@ def run_demo(
         first = min(p.slots[0].start.date() for p in plans)
         last = max((p.slots[-1].end - timedelta(minutes=1)).date() for p in plans)
         say("Evaluating compliance, utilisation and the scorecard ...")
-        views = server_views(factory, cx, activity, first, last)
+        views = server_views(factory, cx, first, last)
+        say("Running the server's vitals job once; scanning the point store ...")
+        kiosk_summary = kiosk.finish(store)
         return summarise(
             cx=cx,
             plans=plans,
@@ -219,6 +250,8 @@ def run_demo(
             elapsed_s=elapsed,
             activity=activity,
             views=views,
+            day=day,
+            kiosk=kiosk_summary,
         )
     finally:
         for term in locals().get("activity", {}).get("terminals", []):
@@ -234,4 +267,5 @@ def run_demo(
             ingest.stop()
         for port in ports:
             port.close()
+        kiosk.stop()
         broker.stop()

@@ -79,8 +79,12 @@ def summarise(
     elapsed_s: float,
     activity: dict[str, Any],
     views: dict[str, Any],
+    day: dict[str, Any],
+    kiosk: dict[str, Any],
 ) -> dict[str, Any]:
-    """Build the JSON-ready summary."""
+    """Build the JSON-ready summary; ``day`` is the simulated day's
+    (:func:`facility_cli.demo_day_report.day_report`), ``kiosk`` the health kiosk's
+    morning (:func:`facility_cli.demo_kiosk_report.report`)."""
     tz = ZoneInfo(cx["timezone"])
     spaces = [
         _space_summary(
@@ -105,13 +109,8 @@ def summarise(
             "definitions": views["utilisation"].get("definitions", {}),
             "spaces": _utilisation(views),
         },
-        "safety_tasks": {
-            "space": "kids-play",
-            "day": views["compliance_day"],
-            "checkins_reported": activity["checkins"],
-            "checkpoint_skipped_on_purpose": activity["skipped"],
-            "occurrences": views["compliance"],
-        },
+        "safety_tasks": day,
+        "health_kiosk": kiosk,
         "satisfaction_votes": activity["votes"],
         "scorecard": {
             "period": views["scorecard_period"],
@@ -121,7 +120,8 @@ def summarise(
             ],
         },
         "pipeline": {
-            "events_stored": store.count("door_crossing") + store.count("device_notice"),
+            "events_stored": store.count("door_crossing"),
+            "notices_stored": store.count("device_notice"),
             "duplicates_dropped": int(counters.get("duplicate", 0)),
             "rejected": counters.get("rejected", {}),
             "edge_outbox_left": edge_depth,
@@ -138,6 +138,9 @@ def render(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+
+    from facility_cli.demo_day_report import day_line, render_day
+    from facility_cli.demo_kiosk_report import kiosk_line, render_kiosk
 
     console = Console(width=100)
     cx, traffic = result["complex"], result["door_traffic"]
@@ -204,15 +207,7 @@ def render(result: dict[str, Any]) -> None:
             )
         )
     console.print(table)
-    tasks = result["safety_tasks"]
-    table = Table(title=f"Children's play area, {tasks['day']}: disinfection and patrols")
-    for col in ("rule", "due", "state", "missing checkpoints / why"):
-        table.add_column(col)
-    for o in tasks["occurrences"]:
-        colour = {"missed": "red", "late": "yellow", "on_time": "green"}.get(o["state"], "white")
-        why = ", ".join(o["missing"]) + (f" ({o['reason']})" if o["reason"] else "")
-        table.add_row(o["rule"], o["due"], f"[{colour}]{o['state']}[/{colour}]", escape(why))
-    console.print(table)
+    render_day(console, result["safety_tasks"])
     table = Table(title=f"Scorecard of the standard's clauses, {result['scorecard']['period']}")
     for col in ("clause", "service", "value", "target", "status"):
         table.add_column(col)
@@ -224,20 +219,32 @@ def render(result: dict[str, Any]) -> None:
             )
         )
     console.print(table)
+    render_kiosk(console, result["health_kiosk"])
     t, p, h = traffic["totals"], result["pipeline"], result["device_health"]
     console.print(
         f"Visits stored {t['visits']} (file {t['expected_visits']}), exits {t['exits']} "
-        f"(file {t['expected_exits']}); {p['events_stored']} door events stored, "
+        f"(file {t['expected_exits']}); {p['events_stored']} door events and "
+        f"{p.get('notices_stored', 0)} device notices stored, "
         f"{p['duplicates_dropped']} duplicates dropped, rejected: {p['rejected'] or 'none'}; "
         f"events still waiting on the edge: {p['edge_outbox_left']}; {p['elapsed_s']} s."
     )
+    unresolved = Counter(a["kind"] for a in h.get("open_alerts", []))
     console.print(
-        f"Device health: {h.get('online', 0)} online, {h.get('offline', 0)} offline, "
-        f"{h.get('never_seen', 0)} never seen, of {h.get('devices', 0)} devices; "
-        f"open alerts: {len(h.get('open_alerts', []))}."
+        f"Device health now: {h.get('online', 0)} online, {h.get('offline', 0)} offline, "
+        f"{h.get('never_seen', 0)} never seen, of {h.get('devices', 0)} devices; alerts not "
+        f"resolved: {sum(unresolved.values())}"
+        + (
+            f" ({', '.join(f'{k} {v}' for k, v in sorted(unresolved.items()))})."
+            if unresolved
+            else "."
+        )
     )
+    console.print(day_line(result["safety_tasks"]))
+    console.print(kiosk_line(result["health_kiosk"]))
     console.print(
         "[green]All replayed door traffic stored exactly.[/green]"
         if p["all_stored_exactly"]
         else "[red]Stored door counts differ from the replayed file.[/red]"
     )
+    if not result["safety_tasks"]["as_planned"]:
+        console.print("[red]The simulated day did not go as scripted (see the tables).[/red]")

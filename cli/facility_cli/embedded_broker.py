@@ -11,10 +11,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any
 
 from facility_cli.services import free_port, wait_tcp
 
 logger = logging.getLogger(__name__)
+
+
+def _quiet_cancelled_packets(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The broker loop's exception handler: drop amqtt's ``ProtocolHandlerError`` raised
+    because a packet's handling was cancelled (amqtt cancels a client's pending PINGRESP
+    when its connection closes and leaves the task's error unretrieved), and hand every
+    other error to asyncio's default handler, which logs it."""
+    from amqtt.errors import ProtocolHandlerError
+
+    exc = context.get("exception")
+    if isinstance(exc, ProtocolHandlerError) and isinstance(exc.__cause__, asyncio.CancelledError):
+        logger.debug("amqtt: packet handling cancelled (client gone): %s", exc)
+        return
+    loop.default_exception_handler(context)
 
 
 class EmbeddedBroker:
@@ -27,6 +42,7 @@ class EmbeddedBroker:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_quiet_cancelled_packets)
         self._thread = threading.Thread(target=self._loop.run_forever, name="amqtt", daemon=True)
         self._broker = None
 

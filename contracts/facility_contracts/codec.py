@@ -4,7 +4,9 @@ Decoding checks, in order: size (``too_large``), JSON syntax (``not_json``), the
 models of :mod:`.envelope` (``missing_field``, ``wrong_type``, ``unknown_field``,
 ``unknown_kind``, ``out_of_range``, ``bad_value``), and finally the timestamp rules that
 need no clock: a synchronised ``ts`` below 10**11 is rejected as ``ts_in_seconds``
-(epoch seconds where milliseconds are expected). Rules that need the receiver's clock
+(epoch seconds where milliseconds are expected), and for ``health.reading`` the vital-sign
+rules of :mod:`.vitals` (``bad_unit``, ``impossible_value``, ``bp_inverted``); an error
+about a health reading never carries the offending value (``"<hidden>"``). Rules that need the receiver's clock
 (too old, in the future) belong to the receiver, see :func:`facility_gateway.mapping`.
 """
 
@@ -14,8 +16,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from facility_contracts.envelope import EVENT_KINDS, Ack, Event, Status
+from facility_contracts.envelope import EVENT_KINDS, Ack, Event, HealthReading, Status
 from facility_contracts.errors import ContractError
+from facility_contracts.vitals import check_reading, check_readings
 
 #: Largest accepted event or status message, bytes.
 MAX_MESSAGE_BYTES = 8192
@@ -86,7 +89,7 @@ def decode_event(data: bytes | str) -> Event:
     try:
         event = _EVENT.validate_json(data)
     except ValidationError as exc:
-        raise _from_validation(exc) from exc
+        raise _private(_from_validation(exc), data) from exc
     if event.synced and event.ts < SECONDS_SUSPECT_BELOW_MS:
         raise ContractError(
             "ts_in_seconds",
@@ -94,7 +97,38 @@ def decode_event(data: bytes | str) -> Event:
             field="ts",
             value=event.ts,
         )
+    if isinstance(event, HealthReading):
+        try:
+            _check_health(event)
+        except ContractError as exc:
+            raise _private(exc, data) from exc
     return event
+
+
+def _private(err: ContractError, data: bytes | str) -> ContractError:
+    """``err`` without its value when the message is a health reading: an error is logged
+    and counted, and a member pseudonym or vital-sign value must not reach a log."""
+    marker = b'"health.reading"' if isinstance(data, bytes) else '"health.reading"'
+    if marker not in data or err.value is None:  # type: ignore[operator]
+        return err
+    return ContractError(err.reason, err.message, field=err.field, value="<hidden>")
+
+
+def _check_health(event: HealthReading) -> None:
+    items = event.body.readings
+    for i, item in enumerate(items):
+        try:
+            check_reading(item.type, item.value, item.unit, item.loinc)
+        except ContractError as exc:
+            raise ContractError(
+                exc.reason, exc.message, field=f"body.readings.{i}.{exc.field}", value=exc.value
+            ) from exc
+    try:
+        check_readings([(r.type, r.value, r.unit) for r in items])
+    except ContractError as exc:
+        raise ContractError(
+            exc.reason, exc.message, field=f"body.{exc.field}", value=exc.value
+        ) from exc
 
 
 def encode_event(event: Event, *, sent: int | None = None) -> bytes:

@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from facility_contracts.ids import EventId, NodeId
+from facility_contracts.vitals import PSEUDONYM_PATTERN, ReadingType
 
 #: Largest integer that survives a round trip through a JSON double (2**53 - 1).
 MAX_SAFE_INT = 2**53 - 1
@@ -77,12 +78,15 @@ class DoorCrossing(EventHeader):
     body: DoorCrossingBody
 
 
-NoticeCode = Literal["power_cycle", "wrap", "frame_gap", "clock_step", "reconnected"]
+NoticeCode = Literal[
+    "power_cycle", "wrap", "frame_gap", "clock_step", "reconnected", "reading_rejected"
+]
 
 
 class DeviceNoticeBody(_Model):
     """Something the edge noticed about a device: a power cycle, a counter wrap-around,
-    a gap in frame numbers, a wall-clock step, a reconnect after unplug."""
+    a gap in frame numbers, a wall-clock step, a reconnect after unplug, a kiosk reading
+    the edge rejected (``detail``: the reason and field, never a card number or value)."""
 
     code: NoticeCode
     detail: Annotated[str, Field(max_length=200)] = ""
@@ -147,11 +151,54 @@ class SatisfactionVote(EventHeader):
     body: SatisfactionVoteBody
 
 
+class HealthReadingItem(_Model):
+    """One vital-sign reading: ``type`` and ``unit`` as in
+    :data:`facility_contracts.vitals.QUANTITIES` (mmHg, bpm, %, degC, kg, mmol/L) and the
+    quantity's LOINC code. Ranges and unit/type agreement are checked by
+    :func:`facility_contracts.codec.decode_event` (see :mod:`facility_contracts.vitals`)."""
+
+    type: ReadingType
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    unit: Annotated[str, Field(max_length=10)]
+    loinc: Annotated[str, Field(pattern=r"^[0-9]{1,7}-[0-9]$")]
+
+
+class HealthReadingBody(_Model):
+    """One measuring session of a member at a health kiosk (blood pressure gives systolic,
+    diastolic and heart rate together).
+
+    ``member`` is the pseudonym the edge made from the member card
+    (:func:`facility_contracts.vitals.pseudonymise`); the card number never leaves the
+    complex. ``space`` is the kiosk's space id. The time is the envelope's ``ts``.
+    Source: PIPL art. 28-29 (sensitive personal information, separate consent), art. 51
+    (de-identification as a protection measure).
+    """
+
+    member: Annotated[str, Field(pattern=PSEUDONYM_PATTERN)]
+    space: NodeId
+    readings: Annotated[list[HealthReadingItem], Field(min_length=1, max_length=7)]
+
+
+class HealthReading(EventHeader):
+    """Kiosk measuring session, pseudonymised (kind ``health.reading``). Never written to
+    the time-series store: the server keeps values only with the member's consent."""
+
+    kind: Literal["health.reading"] = "health.reading"
+    body: HealthReadingBody
+
+
 #: Any event; ``kind`` selects the model.
 Event = Annotated[
-    DoorCrossing | DeviceNotice | CheckIn | SatisfactionVote, Field(discriminator="kind")
+    DoorCrossing | DeviceNotice | CheckIn | SatisfactionVote | HealthReading,
+    Field(discriminator="kind"),
 ]
-EVENT_KINDS: tuple[str, ...] = ("door.crossing", "device.notice", "checkin", "satisfaction.vote")
+EVENT_KINDS: tuple[str, ...] = (
+    "door.crossing",
+    "device.notice",
+    "checkin",
+    "satisfaction.vote",
+    "health.reading",
+)
 
 
 class Ack(_Model):

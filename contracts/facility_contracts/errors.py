@@ -13,10 +13,12 @@ class ContractError(ValueError):
             (``not_json``, ``missing_field``, ``wrong_type``, ``too_large`` ...).
         field: dotted path of the offending field, or ``""`` for the whole message.
         value: the offending value (truncated to 80 characters when shown).
+        message: the explanation without reason, field and value.
     """
 
     def __init__(self, reason: str, message: str, *, field: str = "", value: Any = None) -> None:
         self.reason = reason
+        self.message = message
         self.field = field
         self.value = value
         shown = repr(value)

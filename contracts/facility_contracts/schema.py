@@ -167,3 +167,46 @@ UTILISATION_DAILY = MeasurementSpec(
     "docs/metrics.md); tags as utilisation_hourly. Point time: local midnight of the day.",
 )
 MEASUREMENTS[UTILISATION_DAILY.name] = UTILISATION_DAILY
+
+_KIOSK_TAGS = ("district", "street", "complex", "space", "space_type")
+
+KIOSK_SESSIONS_HOURLY = MeasurementSpec(
+    name="kiosk_sessions_hourly",
+    tags=_KIOSK_TAGS,
+    fields=(
+        FieldSpec("sessions", "int", "sessions", "measuring sessions at the space's kiosks"),
+        FieldSpec("members", "int", "people", "distinct members who measured"),
+        FieldSpec("consented", "int", "sessions", "sessions whose values were kept (consent)"),
+        FieldSpec("crisis", "int", "sessions", "sessions with a reading in a crisis range"),
+    ),
+    description="Health kiosk usage per space and local clock hour, written by the server "
+    "(issue 7). Aggregates only: no member reference and no reading value ever reaches the "
+    "time-series store (Grafana viewers can query anything in it). complex = site id; "
+    "street and district are region paths. Point time: the hour's start.",
+)
+MEASUREMENTS[KIOSK_SESSIONS_HOURLY.name] = KIOSK_SESSIONS_HOURLY
+
+KIOSK_READINGS_HOURLY = MeasurementSpec(
+    name="kiosk_readings_hourly",
+    tags=(*_KIOSK_TAGS, "reading_type"),
+    fields=(
+        FieldSpec("readings", "int", "readings", "readings of this type (with or without consent)"),
+        FieldSpec("evaluated", "int", "readings", "readings whose values were kept (consent)"),
+        FieldSpec(
+            "outside_reference",
+            "int",
+            "readings",
+            "evaluated readings outside the reference range (facility_contracts.vitals)",
+        ),
+        FieldSpec(
+            "outside_reference_pct",
+            "float",
+            "%",
+            "outside_reference / evaluated * 100 (absent when nothing was evaluated)",
+        ),
+    ),
+    description="Health kiosk readings per space, reading type (systolic_bp, spo2 ...) and "
+    "local clock hour, written by the server (issue 7); aggregates only, as "
+    "kiosk_sessions_hourly. Point time: the hour's start.",
+)
+MEASUREMENTS[KIOSK_READINGS_HOURLY.name] = KIOSK_READINGS_HOURLY

@@ -52,11 +52,19 @@ def start_qr_camera(cfg: Any, recorder: Recorder, states: DeviceStates) -> Any:
     return start(cfg, recorder, states)
 
 
+def start_health_kiosk(cfg: Any, recorder: Recorder, states: DeviceStates) -> Any:
+    """Start a health kiosk reader (its local broker client, key and worker thread)."""
+    from facility_edge.kiosk_reader import start_health_kiosk as start
+
+    return start(cfg, recorder, states)
+
+
 #: Device kinds (config ``type``) -> function starting a reader for one device.
 DEVICE_STARTERS: dict[str, Callable[..., Any]] = {
     "door_counter": start_door_counter,
     "rfid_reader": start_rfid_reader,
     "qr_camera": start_qr_camera,
+    "health_kiosk": start_health_kiosk,
 }
 #: Least time between two status messages triggered by state changes, ms.
 STATUS_MIN_GAP_MS = 1000
@@ -145,8 +153,7 @@ class Agent:
             len(self.cfg.devices),
             self.outbox.depth(),
         )
-        ids = [self.cfg.agent.id, *(d.id for d in self.cfg.devices)]
-        self.publisher.subscribe(self.forwarder.ack_topics(ids))
+        self.publisher.subscribe(self.forwarder.ack_topics(self.cfg.event_devices))
         self.publisher.start(self._on_connect, self._on_message)
         for dev in self.cfg.devices:
             self.readers.append(DEVICE_STARTERS[dev.type](dev, self.recorder, self.states))

@@ -1,4 +1,5 @@
-"""``facility edge``: print the config schema, check a config, run the agent.
+"""``facility edge``: print the config schema, check a config, run the agent; make a
+pseudonym key and compute members' pseudonyms (health kiosks, enrolment desk).
 
 Registered under the ``facility.cli`` entry-point group. Heavy modules (pydantic
 models, paho, pyserial, sqlite3) are imported inside the commands, so ``facility
@@ -27,12 +28,16 @@ app = typer.Typer(
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML configuration file.")]
 
 
-def _load(path: Path) -> EdgeConfig:
+def _load(path: Path, *, key_files: bool = False) -> EdgeConfig:
     from facility_edge.config import load_config
     from facility_edge.errors import ConfigError
+    from facility_edge.pseudonym import check_key_files
 
     try:
-        return load_config(path)
+        cfg = load_config(path)
+        if key_files:
+            check_key_files(cfg)
+        return cfg
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
@@ -48,9 +53,13 @@ def schema() -> None:
 
 @app.command()
 def check(config: ConfigOption) -> None:
-    """Validate a configuration file; print a summary (secrets never shown)."""
-    cfg = _load(config)
-    where = {d.id: getattr(d, "port", None) or getattr(d, "source", "?") for d in cfg.devices}
+    """Validate a configuration file and its kiosks' key files; print a summary (secrets
+    never shown)."""
+    cfg = _load(config, key_files=True)
+    where = {
+        d.id: getattr(d, "port", None) or getattr(d, "source", None) or getattr(d, "broker", "?")
+        for d in cfg.devices
+    }
     kinds = ", ".join(f"{d.id} ({d.type} on {where[d.id]})" for d in cfg.devices) or "none"
     typer.echo(
         f"{config}: ok: agent {cfg.agent.id} at site {cfg.agent.site}, "
@@ -91,3 +100,43 @@ def run(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, args)  # noqa: S606 - our own interpreter and module
+
+
+KeyFileOption = Annotated[
+    Path, typer.Option("--key-file", "-k", help="The complex's pseudonym key file.")
+]
+
+
+@app.command("new-key")
+def new_key(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Key file to create (mode 0600).")],
+) -> None:
+    """Create the complex's pseudonym key file: 32 random bytes as hex, mode 0600.
+
+    Never overwrites a file. Keep one key per complex, on the edge board and the
+    enrolment desk only; back it up offline (a lost key changes every pseudonym).
+    """
+    from facility_edge.pseudonym import make_key_file
+
+    raise typer.Exit(make_key_file(out, sys.stdout, sys.stderr))
+
+
+@app.command()
+def pseudonym(
+    key_file: KeyFileOption,
+    cards: Annotated[
+        list[str] | None,
+        typer.Argument(help="Card numbers; none: read one per line from stdin."),
+    ] = None,
+) -> None:
+    """Print the member pseudonym (m1-...) of each card number, one per line.
+
+    Card numbers are read as kiosks read them (spaces and dashes ignored, letters
+    upper-cased). Give them on stdin rather than as arguments to keep them out of the
+    shell history: `facility edge pseudonym -k /etc/facility-edge/pseudonym.key < cards.txt`.
+    Exit code 2: unusable key file or a bad card number (named by its line, not shown).
+    """
+    from facility_edge.pseudonym import print_pseudonyms
+
+    given = cards if cards else sys.stdin.read().splitlines()
+    raise typer.Exit(print_pseudonyms(key_file, given, sys.stdout, sys.stderr))

@@ -8,6 +8,10 @@ Shape (see ``edge/examples/edge.yaml`` for a commented example)::
     heartbeat_s: 60
     devices:  [{type: door_counter, id, space, port, baudrate, total_modulus, clock}, ...]
 
+Device kinds: ``door_counter``, ``rfid_reader``, ``qr_camera`` (serial and camera
+readers) and ``health_kiosk`` (kiosks publishing on the complex's local broker; see
+``edge/examples/kiosk.yaml``).
+
 Unknown keys are rejected everywhere. Devices are plug-ins chosen by their ``type``
 field (a discriminated union): add a kind by adding a model to :data:`DeviceConfig`.
 Secrets are :class:`~pydantic.SecretStr` and never appear in errors, reprs or logs.
@@ -205,8 +209,60 @@ class QrCameraConfig(_TerminalConfig):
     loop: bool = Field(False, description="Play a video file again from its start (demos).")
 
 
+class HealthKioskConfig(_Section):
+    """Health kiosks publishing sessions on the complex's LOCAL broker
+    (``docs/protocols.md``, health kiosk); the card number is replaced by a pseudonym."""
+
+    type: Literal["health_kiosk"] = Field(description="Device kind: 'health_kiosk'.")
+    id: NodeId = Field(
+        description="Reader id: its state in the agent's status (devices map) and its "
+        "local client id 'edge-<agent.id>-<id>'. Events carry the kiosk's id instead."
+    )
+    broker: str = Field(
+        "mqtt://127.0.0.1:1884",
+        pattern=r"^mqtt://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$",
+        description="The local broker the kiosks publish to, mqtt://host:port (plain TCP "
+        "on the complex's LAN; user and password below, not in the URL).",
+    )
+    username: str | None = Field(None, description="Local broker user name; None: anonymous.")
+    password: SecretStr | None = Field(None, description="Local broker password (never logged).")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds.")
+    key_file: Path = Field(
+        description="The complex's pseudonym key: a file of >= 16 random bytes, as hex text "
+        "(`facility edge new-key`) or raw; mode 0600 or 0640, never readable by others."
+    )
+    kiosks: dict[NodeId, NodeId] = Field(
+        default_factory=dict,
+        description="Accepted kiosks: kiosk id -> id of the space it stands in.",
+    )
+    other_kiosks_space: NodeId | None = Field(
+        None,
+        description="Space of kiosks not listed in 'kiosks'; set, every kiosk on the local "
+        "broker is accepted (kiosk/v1/+/session); null accepts the listed kiosks only.",
+    )
+    max_clock_ahead_s: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="A kiosk time claimed synchronised but more than this many s ahead of the "
+        "synchronised board clock (or before 2020) is replaced by the board's time, s.",
+    )
+
+    @model_validator(mode="after")
+    def _some_kiosk(self) -> HealthKioskConfig:
+        if not self.kiosks and self.other_kiosks_space is None:
+            raise ValueError("list kiosks (kiosk id: space id) or set other_kiosks_space")
+        return self
+
+
+def kiosk_client_id(agent_id: str, reader: HealthKioskConfig) -> str:
+    """The fixed client id of a kiosk reader's persistent session on the local broker."""
+    return f"edge-{agent_id}-{reader.id}"[:64]
+
+
 DeviceConfig = Annotated[
-    DoorCounterConfig | RfidReaderConfig | QrCameraConfig, Field(discriminator="type")
+    DoorCounterConfig | RfidReaderConfig | QrCameraConfig | HealthKioskConfig,
+    Field(discriminator="type"),
 ]
 
 
@@ -224,11 +280,31 @@ class EdgeConfig(_Section):
     @model_validator(mode="after")
     def _unique_ids(self) -> EdgeConfig:
         seen = {self.agent.id}
-        for dev in self.devices:
-            if dev.id in seen:
-                raise ValueError(f"device id {dev.id!r} used twice (or equals agent.id)")
-            seen.add(dev.id)
+        for name in (d.id for d in self.devices):
+            if name in seen:
+                raise ValueError(f"device id {name!r} used twice (or equals agent.id)")
+            seen.add(name)
+        for dev, kiosk in (
+            (d, k) for d in self.devices if d.type == "health_kiosk" for k in d.kiosks
+        ):
+            if kiosk in seen and kiosk != dev.id:  # a reader may bear its one kiosk's id
+                raise ValueError(f"kiosk id {kiosk!r} used twice (or equals another id)")
+            seen.add(kiosk)
+        if (
+            sum(d.type == "health_kiosk" and d.other_kiosks_space is not None for d in self.devices)
+            > 1
+        ):
+            raise ValueError("other_kiosks_space may be set on one health_kiosk device only")
         return self
+
+    @property
+    def event_devices(self) -> list[str]:
+        """Device ids of the events this agent records, as far as known in advance: the
+        agent, each reader, and each listed kiosk (instead of the kiosk reader's id)."""
+        out = [self.agent.id]
+        for dev in self.devices:
+            out += list(dev.kiosks) if dev.type == "health_kiosk" else [dev.id]
+        return out
 
     @property
     def client_id(self) -> str:
@@ -242,7 +318,7 @@ class EdgeConfig(_Section):
 
 
 #: Device kinds by their ``type`` tag.
-DEVICE_TYPES: tuple[str, ...] = ("door_counter", "rfid_reader", "qr_camera")
+DEVICE_TYPES: tuple[str, ...] = ("door_counter", "rfid_reader", "qr_camera", "health_kiosk")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -288,7 +364,8 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
     Args:
         data: the document (a mapping).
         source: the file name, used in error messages.
-        base_dir: folder that a relative ``agent.data_dir`` is relative to.
+        base_dir: folder that a relative ``agent.data_dir`` or kiosk ``key_file`` is
+            relative to.
 
     Raises:
         ConfigError: naming ``source``, each field path and the offending value.
@@ -303,10 +380,21 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         cfg = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_problem(e) for e in exc.errors(include_url=False)]) from exc
-    if base_dir is not None and not cfg.agent.data_dir.is_absolute():
+    return cfg if base_dir is None else _relative_to(cfg, base_dir)
+
+
+def _relative_to(cfg: EdgeConfig, base_dir: Path) -> EdgeConfig:
+    """``cfg`` with a relative ``agent.data_dir`` and kiosk ``key_file`` under ``base_dir``."""
+    if not cfg.agent.data_dir.is_absolute():
         agent = cfg.agent.model_copy(update={"data_dir": base_dir / cfg.agent.data_dir})
         cfg = cfg.model_copy(update={"agent": agent})
-    return cfg
+    devices = [
+        d.model_copy(update={"key_file": base_dir / d.key_file})
+        if d.type == "health_kiosk" and not d.key_file.is_absolute()
+        else d
+        for d in cfg.devices
+    ]
+    return cfg.model_copy(update={"devices": devices})
 
 
 def load_config(path: str | Path) -> EdgeConfig:

@@ -8,7 +8,10 @@ since the agent started) set at each (re)send; events of an earlier boot are sen
 stored, since their ``mono`` belongs to a clock that no longer exists.
 
 :meth:`Forwarder.handle_message` takes ``Ack`` messages from
-``topics.ack_topic(site, device)`` and deletes the confirmed ids. Nothing else deletes
+``topics.ack_topic(site, device)`` and deletes the confirmed ids. Before the first event
+of a device not subscribed yet (a kiosk the configuration does not list, or events of
+an earlier boot) the forwarder subscribes to that device's ack topic, on the same
+connection and so before the event is published. Nothing else deletes
 events. After a reconnect every unconfirmed event is due at once: the broker may have
 lost what it had accepted (a SIGKILLed broker loses unsaved messages); events sent
 on the new connection are not repeated.
@@ -63,12 +66,14 @@ class Forwarder:
         self.max_inflight = max_inflight
         self._resend_before: int | None = None
         self._lock = threading.Lock()  # _resend_before is set from the MQTT thread
+        self._ack_devices: set[str] = set()
         self.acked = 0
         self.bad_acks = 0
         self.rejected = 0
 
     def ack_topics(self, device_ids: list[str]) -> list[str]:
-        """The ack topics to subscribe to (one per device id)."""
+        """The ack topics to subscribe to (one per device id); remembered as subscribed."""
+        self._ack_devices.update(device_ids)
         return [topics.ack_topic(self.site, d) for d in device_ids]
 
     def reconnected(self) -> None:
@@ -90,6 +95,9 @@ class Forwarder:
         if budget <= 0:
             return 0
         batch = self.outbox.pending(budget, horizon)
+        new = sorted({e.device for e in batch} - self._ack_devices)
+        if new:
+            self.publisher.subscribe(self.ack_topics(new))
         at = self.clock.mono_ms()  # after the batch was taken: sent >= mono of every event
         sent: list[str] = []
         for event in batch:

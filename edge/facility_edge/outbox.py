@@ -9,6 +9,10 @@ Delivery rules (``docs/architecture.md``, "Delivery guarantee"):
    :meth:`Outbox.mark_sent`. A broker PUBACK deletes nothing.
 3. :meth:`Outbox.ack` deletes events the gateway confirmed (ids of events not in the
    outbox are ignored).
+3a. :meth:`Outbox.known` tells which ids are stored: an event whose id comes from the
+   device (a kiosk's session id, sent again by the kiosk) is stored once, because the
+   recorder leaves out drafts whose id is already there (an append with a stored id
+   still fails whole: for edge-made ids that is a bug, not a repeat).
 4. The outbox holds at most ``max_events``; when an append would exceed it, the whole
    append is refused with :class:`~facility_edge.errors.OutboxFull` and nothing is
    deleted (the agent raises an alert in its status; door counter totals are
@@ -28,12 +32,18 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from facility_contracts.envelope import CheckIn, DeviceNotice, DoorCrossing, SatisfactionVote
+from facility_contracts.envelope import (
+    CheckIn,
+    DeviceNotice,
+    DoorCrossing,
+    HealthReading,
+    SatisfactionVote,
+)
 
 from facility_edge.errors import OutboxError, OutboxFull
 
-#: Any contract event (the door counter produces crossings and notices).
-Event = DoorCrossing | DeviceNotice | CheckIn | SatisfactionVote
+#: Any contract event an edge agent records.
+Event = DoorCrossing | DeviceNotice | CheckIn | SatisfactionVote | HealthReading
 
 
 class Outbox(Protocol):
@@ -65,6 +75,10 @@ class Outbox(Protocol):
 
     def ack(self, ids: Iterable[str]) -> int:
         """Delete confirmed events; returns how many were deleted."""
+        ...
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        """The ids among ``ids`` that are stored (sent or not, not yet confirmed)."""
         ...
 
     def reject(self, reasons: Mapping[str, str]) -> int:
@@ -173,6 +187,10 @@ class MemoryOutbox:
         with self._lock:
             self._sent.forget(wanted)
             return sum(self._events.pop(i, None) is not None for i in wanted)
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        with self._lock:
+            return {i for i in ids if i in self._events}
 
     def reject(self, reasons: Mapping[str, str]) -> int:
         with self._lock:

@@ -136,14 +136,20 @@ class SqliteOutbox:
             db.execute("DELETE FROM events WHERE id = ?", (event_id,))
         self._depth -= 1
 
-    def mark_sent(self, ids: Iterable[str], now_ms: int) -> None:
+    def _stored(self, ids: Iterable[str]) -> list[str]:
+        """The ids among ``ids`` that are in ``events`` (call under the lock)."""
         wanted = list(dict.fromkeys(ids))
-        with self._lock:
-            for i in range(0, len(wanted), 500):  # ids acked meanwhile must not linger
-                chunk = wanted[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)  # noqa: S608
-                self._sent.mark((r[0] for r in rows.fetchall()), now_ms)
+        found: list[str] = []
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk)  # noqa: S608
+            found.extend(r[0] for r in rows.fetchall())
+        return found
+
+    def mark_sent(self, ids: Iterable[str], now_ms: int) -> None:
+        with self._lock:  # ids acked meanwhile must not linger
+            self._sent.mark(self._stored(ids), now_ms)
 
     def inflight(self, now_ms: int) -> int:
         with self._lock:
@@ -161,6 +167,10 @@ class SqliteOutbox:
             deleted = self._db.total_changes - before
             self._depth -= deleted
             return deleted
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        with self._lock:
+            return set(self._stored(ids))
 
     def reject(self, reasons: Mapping[str, str]) -> int:
         if not reasons:

@@ -7,7 +7,9 @@ The :class:`Recorder` owns what makes events of one agent boot consistent:
 - ``ts``/``synced`` from one :class:`~facility_edge.clock.Stamper`, so timestamps
   never go backwards within the boot, and one ``clock_step`` notice (device = the
   agent) when the wall clock steps back;
-- ``mono``: monotonic ms since the agent started.
+- ``mono``: monotonic ms since the agent started;
+- ``id``: a new UUIDv7, or the device's own id (a kiosk's session id): a draft whose id
+  is already in the outbox is a repeat and is left out (no seq number is used for it).
 
 Stamping, numbering and the outbox append happen under one lock, so ``seq`` order
 and ``ts`` order agree across all reader threads.
@@ -29,6 +31,8 @@ from facility_contracts.envelope import (
     DeviceNoticeBody,
     DoorCrossing,
     DoorCrossingBody,
+    HealthReading,
+    HealthReadingBody,
     SatisfactionVote,
     SatisfactionVoteBody,
 )
@@ -44,6 +48,7 @@ _EVENT_OF_BODY: dict[type, type[Event]] = {
     DoorCrossingBody: DoorCrossing,
     DeviceNoticeBody: DeviceNotice,
     SatisfactionVoteBody: SatisfactionVote,
+    HealthReadingBody: HealthReading,
 }
 
 
@@ -54,13 +59,21 @@ class Draft:
     Attributes:
         device: the device id (the agent's id for agent-level notices).
         body: the event body; its type selects the kind.
-        ts: device-clock time (UTC ms) to use instead of the batch stamp, trusted as
-            synchronised; None uses the stamp.
+        ts: device-clock time (UTC ms) to use instead of the batch stamp; None uses the
+            stamp.
+        synced: with ``ts``: whether the device's clock was synchronised (None: trusted
+            as synchronised).
+        id: the event id when the device gave one (a kiosk session id, so a repeat is
+            stored once); None makes a new UUIDv7.
     """
 
     device: str
-    body: DoorCrossingBody | DeviceNoticeBody | CheckInBody | SatisfactionVoteBody
+    body: (
+        DoorCrossingBody | DeviceNoticeBody | CheckInBody | SatisfactionVoteBody | HealthReadingBody
+    )
     ts: int | None = None
+    synced: bool | None = None
+    id: str | None = None
 
 
 @dataclass(slots=True)
@@ -121,9 +134,9 @@ class Recorder:
     def record(self, build: Callable[[Stamp], Batch]) -> list[Event]:
         """Stamp a batch, let ``build`` make its drafts, and store them with their state.
 
-        ``build`` runs under the recorder's lock with the batch's stamp. Nothing is
-        written when it returns no drafts, does not ask to ``save`` and the clock did
-        not step.
+        ``build`` runs under the recorder's lock with the batch's stamp. Drafts with
+        an ``id`` already in the outbox are left out. Nothing is written when no draft
+        is left, the batch does not ask to ``save`` and the clock did not step.
 
         Returns:
             The stored events, in seq order.
@@ -137,7 +150,7 @@ class Recorder:
             stamp = self._stamper.stamp()
             try:
                 batch = build(stamp)
-                drafts = list(batch.drafts)
+                drafts = self._new_drafts(batch.drafts)
                 if stamp.step_ms is not None:
                     detail = f"wall clock stepped back {stamp.step_ms} ms; ts held at {stamp.ts}"
                     drafts.insert(
@@ -159,9 +172,31 @@ class Recorder:
             self._on_recorded()
         return events
 
+    def _new_drafts(self, drafts: list[Draft]) -> list[Draft]:
+        """``drafts`` without those whose own id is stored already (or repeated here)."""
+        given = [d.id for d in drafts if d.id is not None]
+        if not given:
+            return list(drafts)
+        seen = self.outbox.known(given)
+        out: list[Draft] = []
+        for d in drafts:
+            if d.id is not None:
+                if d.id in seen:
+                    logger.debug(
+                        "event %s device=%s stored already: repeat left out", d.id, d.device
+                    )
+                    continue
+                seen.add(d.id)
+            out.append(d)
+        return out
+
     def _event(self, draft: Draft, stamp: Stamp, seq: int) -> Event:
-        ts, synced = (stamp.ts, stamp.synced) if draft.ts is None else (draft.ts, True)
-        event_id, mono = str(uuid6.uuid7()), self.since_boot_ms(stamp.mono)
+        if draft.ts is None:
+            ts, synced = stamp.ts, stamp.synced
+        else:
+            ts, synced = draft.ts, True if draft.synced is None else draft.synced
+        event_id = draft.id or str(uuid6.uuid7())
+        mono = self.since_boot_ms(stamp.mono)
         model = _EVENT_OF_BODY[type(draft.body)]
         return model(
             id=event_id,

@@ -5,7 +5,7 @@ run`` in the same process (same PID, so systemd and signals see no difference), 
 agent carries neither the command line's modules nor docstrings. Memory budget (VmRSS,
 target 40 MB): see :func:`limit_malloc_arenas` and
 :func:`facility_edge.status.trim_memory`. Exit codes: 0 clean stop, 2 invalid
-configuration, 1 failure.
+configuration (or an unusable pseudonym key file), 1 failure.
 """
 
 from __future__ import annotations
@@ -66,10 +66,12 @@ def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> in
     limit_malloc_arenas()
     from facility_edge.config import load_config
     from facility_edge.errors import ConfigError
+    from facility_edge.pseudonym import check_key_files
 
     setup_logging(log_level)
     try:
         cfg = load_config(config)
+        check_key_files(cfg)  # a kiosk's pseudonym key: refuse to start without it
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
@@ -88,7 +90,9 @@ def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> in
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``run --config F [--log-level L] [--flush-s S]`` and run."""
+    """Parse ``run --config F [--log-level L] [--flush-s S]`` and run; or the health
+    kiosk key commands a board without the ``facility`` command needs: ``new-key --out F``
+    and ``pseudonym --key-file F [CARD ...]`` (cards from stdin when none is given)."""
     parser = argparse.ArgumentParser(
         prog="python -m facility_edge", description="Run the facility edge agent."
     )
@@ -97,5 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", "-c", type=Path, required=True, help="YAML configuration file")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     run.add_argument("--flush-s", type=float, default=3.0, help="seconds to flush on stop")
+    key = sub.add_parser("new-key", help="create the complex's pseudonym key file (0600)")
+    key.add_argument("--out", "-o", type=Path, required=True, help="key file to create")
+    pseudo = sub.add_parser("pseudonym", help="print the pseudonym of each card number")
+    pseudo.add_argument("--key-file", "-k", type=Path, required=True, help="the key file")
+    pseudo.add_argument("cards", nargs="*", help="card numbers; none: one per line on stdin")
     args = parser.parse_args(argv)
-    return run_agent(args.config, args.log_level, args.flush_s)
+    if args.command == "run":
+        return run_agent(args.config, args.log_level, args.flush_s)
+    from facility_edge.pseudonym import make_key_file, print_pseudonyms
+
+    if args.command == "new-key":
+        return make_key_file(args.out, sys.stdout, sys.stderr)
+    cards = args.cards or sys.stdin.read().splitlines()
+    return print_pseudonyms(args.key_file, cards, sys.stdout, sys.stderr)

@@ -335,3 +335,8 @@ from facility_sim.checkin_cli import camera_video, rfid_reader  # noqa: E402
 
 app.command("rfid-reader")(rfid_reader)
 app.command("camera-video")(camera_video)
+
+# Health kiosk simulator (issue 7): an MQTT-native kiosk on the complex's local broker.
+from facility_sim.kiosk_cli import kiosk  # noqa: E402
+
+app.command("kiosk")(kiosk)

@@ -200,6 +200,11 @@ class MqttTerminal:
             self._send(vote)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic != topics.ack_topic(self.site, self.terminal.device):
+            # not subscribed to: amqtt 0.12 hands a connecting client the retained
+            # messages of every client's subscriptions (other terminals' status)
+            logger.debug("satisfaction terminal: ignored a message on %s", msg.topic)
+            return
         try:
             ack = codec.decode_ack(msg.payload)
         except ContractError as exc:

@@ -32,6 +32,7 @@ from facility_contracts.envelope import (
     DeviceNotice,
     DoorCrossing,
     Event,
+    HealthReading,
     SatisfactionVote,
     Status,
 )
@@ -178,8 +179,11 @@ _verify_layout()
 
 def event_point(
     topic: Topic, event: Event, received_ms: int, now_ms: int, rules: TimeRules = DEFAULT_RULES
-) -> Point:
-    """Map one decoded event to its point.
+) -> Point | None:
+    """Map one decoded event to its point, or ``None`` for a kind that never goes to the
+    time-series store: ``health.reading`` (member pseudonym and vital-sign values are
+    sensitive personal information, PIPL art. 28; the server keeps them and writes only
+    aggregates). Such an event is still checked (device, time), deduplicated and confirmed.
 
     Integer fields need no cast: the envelope's strict models admit only ints there
     (not floats, strings or booleans), and :data:`_EVENT_LAYOUT` is checked against
@@ -239,6 +243,8 @@ def event_point(
             ("space", event.body.space),
         )
         return Point("satisfaction_vote", vote_tags, (("count", 1), ("seq", seq)), time_ns)
+    if type(event) is HealthReading:
+        return None
     raise ContractError(
         "unknown_kind", "no mapping for this kind", field="kind", value=getattr(event, "kind", None)
     )

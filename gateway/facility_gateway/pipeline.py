@@ -69,6 +69,8 @@ class WorkerConfig:
         lease_s: claim lease, s.
         batch_size: most messages per batch.
         flush_interval_s: longest wait for a batch to fill, s.
+        flush_quiet_s: a batch goes once nothing arrived for this long, s (the end of
+            a burst is not held back for the rest of ``flush_interval_s``).
         retry_initial_s: first backoff, s; doubles up to ``retry_max_s``.
         retry_max_s: longest backoff, s.
         stop_grace_s: after stop, how long a failing batch is retried, s.
@@ -79,6 +81,7 @@ class WorkerConfig:
     lease_s: float = 30.0
     batch_size: int = 1000
     flush_interval_s: float = 0.1
+    flush_quiet_s: float = 0.01
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     stop_grace_s: float = 10.0
@@ -117,7 +120,7 @@ class Worker:
         """Process batches until :meth:`request_stop`; the batch in hand is finished."""
         cfg = self.config
         while not self.stopping.is_set():
-            batch = self.queue.take(cfg.batch_size, cfg.flush_interval_s)
+            batch = self.queue.take(cfg.batch_size, cfg.flush_interval_s, quiet_s=cfg.flush_quiet_s)
             if batch:
                 self.process_safely(batch)
             self.tick()

@@ -27,6 +27,7 @@ from facility_server.broker_auth import export_broker_auth_cmd
 from facility_server.core.db import make_engine, session_factory, session_scope
 from facility_server.core.migrate import upgrade
 from facility_server.core.settings import get_settings
+from facility_server.vitals.cli import app as vitals_app
 
 app = typer.Typer(help="The server: registry, accounts, device health, API.", no_args_is_help=True)
 console = Console()
@@ -34,6 +35,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: 
 #: Where ``create-account`` reads a person's password when it does not ask for it.
 NEW_PASSWORD_ENV = "FACILITY_NEW_PASSWORD"  # noqa: S105 - a variable name
 app.command("export-broker-auth")(export_broker_auth_cmd)
+app.add_typer(vitals_app, name="vitals")
 
 
 def _fail(message: object, code: int = 1) -> NoReturn:
@@ -235,8 +237,9 @@ def run(
         bool, typer.Option("--ingest/--no-ingest", help="Subscribe to the broker.")
     ] = True,
 ) -> None:
-    """Serve the API (uvicorn) with the MQTT ingest, the device-health tick and the
-    compliance runner (evaluation, escalation, notifications, daily series)."""
+    """Serve the API (uvicorn) with the MQTT ingest, the device-health tick, the
+    compliance runner (evaluation, escalation, notifications, daily series), the
+    utilisation runner and the health-kiosk runner (hourly aggregates, daily purge)."""
     import uvicorn
 
     from facility_server.api.app import create_app
@@ -244,6 +247,7 @@ def run(
     from facility_server.health.runner import HealthTicker
     from facility_server.ingest.subscriber import Ingest
     from facility_server.utilisation.runner import UtilisationRunner
+    from facility_server.vitals.runner import VitalsRunner
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     overrides = {
@@ -282,9 +286,18 @@ def run(
     series_writer = make_series_writer(settings)
     compliance = ComplianceRunner(factory, clock, settings, writer=series_writer)
     utilisation = UtilisationRunner(factory, clock, writer=series_writer)
+    vitals = VitalsRunner(
+        factory,
+        clock,
+        retention_days=settings.vitals_retention_days,
+        visitor_keep_s=settings.vitals_visitor_keep_s,
+        interval_s=settings.vitals_tick_s,
+        writer=series_writer,
+    )
     ticker.start()
     compliance.start()
     utilisation.start()
+    vitals.start()
     if subscriber is not None:
         subscriber.start()
     try:
@@ -294,6 +307,7 @@ def run(
     finally:
         if subscriber is not None:
             subscriber.stop()
+        vitals.stop()
         utilisation.stop()
         compliance.stop()
         ticker.stop()

@@ -46,10 +46,21 @@ class DeviceKind(StrEnum):
 
 
 class Transport(StrEnum):
-    """How a device reaches the system: a serial line read by an edge agent, or MQTT."""
+    """How a device reaches the system.
+
+    ``serial``: a serial line read by an edge agent (``via``). ``mqtt``: the device talks
+    to the central broker with its own credentials. ``local_mqtt``: the device talks only
+    to the broker on its edge agent's board (a health kiosk: member card numbers must not
+    leave the complex); the agent (``via``) publishes its events, pseudonymised.
+    """
 
     serial = "serial"
     mqtt = "mqtt"
+    local_mqtt = "local_mqtt"
+
+
+#: Transports whose events an edge agent publishes (the device has no central credentials).
+VIA_AGENT = frozenset({Transport.serial, Transport.local_mqtt})
 
 
 def check_transport(
@@ -58,13 +69,13 @@ def check_transport(
     """How a device may reach the system; one rule for the setup file and the API.
 
     Raises:
-        ValueError: a serial device without the edge agent that reads it, or an edge
-            agent that is not on MQTT.
+        ValueError: a serial or local_mqtt device without the edge agent that forwards
+            it, or an edge agent that is not on MQTT.
     """
     if kind is DeviceKind.edge_agent and transport is not Transport.mqtt:
         raise ValueError("an edge agent talks MQTT")
-    if transport is Transport.serial and not has_via:
-        raise ValueError(f"a serial device needs {via_field!r} (its edge agent)")
+    if transport in VIA_AGENT and not has_via:
+        raise ValueError(f"a {transport} device needs {via_field!r} (its edge agent)")
 
 
 class RegionKind(StrEnum):

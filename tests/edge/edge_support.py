@@ -219,6 +219,18 @@ class Gateway:
         with self._lock:
             return dict(self.events)
 
+    def reading_boot(self, device: str, seen: set[str]) -> str:
+        """The boot of an online status from a boot not in ``seen`` whose reader of
+        ``device`` is ``reading``, or "" while there is none."""
+        for s in list(self.statuses):
+            if (
+                s.state == "online"
+                and s.boot not in seen
+                and (s.devices or {}).get(device) == "reading"
+            ):
+                return str(s.boot)
+        return ""
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

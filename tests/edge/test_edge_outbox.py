@@ -129,6 +129,17 @@ def test_failed_append_stores_nothing(make: Factory) -> None:
     assert box.depth() == 1 and box.load_state("k") == "old"
 
 
+def test_known_names_the_stored_ids(make: Factory) -> None:
+    """known() returns the given ids that are stored; acked and unknown ids are not."""
+    box = make()
+    evs = [event(i) for i in range(1, 4)]
+    box.append(evs, {})
+    box.ack([evs[0].id])
+    asked = [evs[0].id, evs[1].id, evs[2].id, evs[2].id, "ev-not-there"]
+    assert box.known(asked) == {evs[1].id, evs[2].id}
+    assert box.known([]) == set()
+
+
 def test_full_outbox_refuses_and_keeps_everything(make: Factory) -> None:
     """At max_events an append is refused whole; nothing stored is deleted; acks make room."""
     box = make(max_events=3)

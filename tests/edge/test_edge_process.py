@@ -64,18 +64,6 @@ devices:
     return path
 
 
-def reading(gw: Gateway, boot_not: set[str]) -> str:
-    """The boot of an online status, from a boot not seen before, whose reader is reading."""
-    for s in list(gw.statuses):
-        if (
-            s.state == "online"
-            and s.boot not in boot_not
-            and (s.devices or {}).get("dc-1") == "reading"
-        ):
-            return str(s.boot)
-    return ""
-
-
 def test_sigkill_and_restart_lose_no_crossing(
     mosquitto_factory: Callable[..., object],
     gateway_factory: Callable[..., Gateway],
@@ -92,7 +80,7 @@ def test_sigkill_and_restart_lose_no_crossing(
     sim = CounterSim(pty_line)
     sim.start()
     first = agent_process(config)
-    boot1 = wait_until(lambda: reading(gw, set()), timeout=15)
+    boot1 = wait_until(lambda: gw.reading_boot("dc-1", set()), timeout=15)
     time.sleep(0.3)  # the first frames (all zero) set the baseline
     sim.armed = True
     time.sleep(1.0)
@@ -101,7 +89,7 @@ def test_sigkill_and_restart_lose_no_crossing(
     wait_until(lambda: any(s.state == "offline" and s.boot == boot1 for s in gw.statuses))
     time.sleep(0.5)  # people keep crossing while the agent is down
     second = agent_process(config)
-    boot2 = wait_until(lambda: reading(gw, {boot1}), timeout=15)
+    boot2 = wait_until(lambda: gw.reading_boot("dc-1", {boot1}), timeout=15)
     time.sleep(1.0)
     sim.armed = False
     want = sim.totals()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -213,4 +214,43 @@ def test_mqtt5_session(
     assert edge.wait_acked([e.id for e in events], timeout_s=15)
     assert sorted(vm_wait_count(victoria.url, site_id, 100)) == list(range(1, 101))
     assert gateway.snapshot()["accepted"] == 100
+    edge.close()
+
+
+def health_event(device: str, seq: int, member: str) -> Any:
+    """A health.reading of ``member`` (a pseudonym) with a blood pressure session."""
+    readings = [
+        {"type": "systolic_bp", "value": 187.0, "unit": "mmHg", "loinc": "8480-6"},
+        {"type": "diastolic_bp", "value": 96.0, "unit": "mmHg", "loinc": "8462-4"},
+    ]
+    body = {"member": member, "space": "elderly-care", "readings": readings}
+    data = _event_json(
+        id=f"hr-{uuid.uuid4()}", device=device, seq=seq, kind="health.reading", body=body
+    )
+    return codec.decode_event(data)
+
+
+def test_health_readings_are_acked_but_never_written(
+    broker: Mosquitto,
+    victoria: VictoriaMetrics,
+    site_id: str,
+    start_gateway: Callable[..., Gateway],
+) -> None:
+    """health.reading events are confirmed (the edge deletes them) but no point is written:
+    the site's only series are the control door counter's; no pseudonym, value or kiosk."""
+    gateway = start_gateway(broker, victoria)
+    edge = FakeEdge(broker.port, site_id)
+    members = [f"m1-{uuid.uuid4().hex}" for _ in range(5)]
+    readings = [health_event("kiosk-elder-1", i + 1, members[i % 5]) for i in range(25)]
+    control = door_event("dc-1", 1)
+    edge.send([*readings, control])
+    assert edge.wait_acked([e.id for e in [*readings, control]], timeout_s=20)
+    assert vm_wait_count(victoria.url, site_id, 1) == [1]
+    rows = vm_export(victoria.url, f'{{site="{site_id}"}}')
+    names = {r["metric"]["__name__"] for r in rows}
+    assert names == {"door_crossing_in", "door_crossing_out", "door_crossing_seq"}
+    stored = json.dumps(rows)
+    assert not any(m in stored for m in members)
+    assert "kiosk-elder-1" not in stored and "187" not in stored
+    assert gateway.snapshot()["rejected"] == {}
     edge.close()

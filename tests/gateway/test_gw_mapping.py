@@ -209,3 +209,27 @@ def test_status_device_mismatch() -> None:
     with pytest.raises(ContractError) as info:
         status_point(STATUS_TOPIC, decoded, NOW, NOW)
     assert info.value.reason == "device_mismatch"
+
+
+def health(**over: Any) -> Any:
+    """Decode a health.reading (the golden sample's body) with envelope overrides."""
+    body = {
+        "member": "m1-0ea382f0e82e730e458bb3145cb44dea",
+        "space": "elderly-care",
+        "readings": [{"type": "spo2", "value": 97.0, "unit": "%", "loinc": "59408-5"}],
+    }
+    return door(kind="health.reading", body=body, **over)
+
+
+def test_health_reading_has_no_point_but_is_still_checked() -> None:
+    """A health.reading maps to no point (member pseudonym and values never reach the
+    time-series store), yet its device and time are checked like any event's."""
+    assert event_point(TOPIC, health(), NOW, NOW) is None
+    for over, reason in (
+        ({"device": "kiosk-other"}, "device_mismatch"),
+        ({"ts": NOW + 300_001}, "ts_in_future"),
+        ({"ts": MIN_2000 - 1}, "ts_too_old"),
+    ):
+        with pytest.raises(ContractError) as info:
+            event_point(TOPIC, health(**over), NOW, NOW)
+        assert info.value.reason == reason

@@ -21,7 +21,6 @@ SITE = "xihu-beishan-shuguang"
 T0 = datetime(2026, 6, 2, 2, 0, tzinfo=UTC)
 MQTT_DEVICES = [
     "ci-kids-play",
-    "hk-elderly-care",
     "sat-elderly-meal",
     "sat-health",
     "sat-culture",
@@ -44,6 +43,8 @@ SERIAL = [
         "legal-aid",
     )
 ]
+#: Devices edge-main publishes for: the serial door counters and the kiosk on its LAN broker.
+VIA_EDGE = [*SERIAL, "hk-elderly-care"]
 
 
 def _status(
@@ -58,7 +59,7 @@ def _status(
 
 
 def _all_report(session: Session, at: datetime) -> None:
-    _status(session, "edge-main", "online", at, dict.fromkeys(SERIAL, "ok"))
+    _status(session, "edge-main", "online", at, dict.fromkeys(VIA_EDGE, "ok"))
     for d in MQTT_DEVICES:
         _status(session, d, "online", at)
 
@@ -73,32 +74,31 @@ def _alerts(session: Session) -> list[tuple[str, str, str, str | None]]:
 def test_outage_gives_one_alert_and_recovery_resolves_it(
     factory: sessionmaker[Session], example_path: Path
 ) -> None:
-    """A kiosk's last will, then a minute of ticks: one alert; it reports again: recovered."""
+    """A terminal's last will, then a minute of ticks: one alert; it reports again: recovered."""
     with factory() as s:
         import_setup(s, example_path)
         _all_report(s, T0)
         health_tick(s, T0)
         assert _alerts(s) == []
-        _status(s, "hk-elderly-care", "offline", T0 + timedelta(seconds=1))
+        _status(s, "sat-health", "offline", T0 + timedelta(seconds=1))
         for k in range(1, 13):
             at = T0 + timedelta(seconds=5 * k)
-            for d in [x for x in MQTT_DEVICES if x != "hk-elderly-care"]:
+            for d in [x for x in MQTT_DEVICES if x != "sat-health"]:
                 _status(s, d, "online", at)
-            _status(s, "edge-main", "online", at, dict.fromkeys(SERIAL, "ok"))
+            _status(s, "edge-main", "online", at, dict.fromkeys(VIA_EDGE, "ok"))
             health_tick(s, at)
-        assert _alerts(s) == [("device_offline", f"{SITE}/hk-elderly-care", "open", None)]
-        _status(s, "hk-elderly-care", "online", T0 + timedelta(seconds=61))
+        assert _alerts(s) == [("device_offline", f"{SITE}/sat-health", "open", None)]
+        _status(s, "sat-health", "online", T0 + timedelta(seconds=61))
         health_tick(s, T0 + timedelta(seconds=61))
-        assert _alerts(s) == [
-            ("device_offline", f"{SITE}/hk-elderly-care", "resolved", "recovered")
-        ]
+        assert _alerts(s) == [("device_offline", f"{SITE}/sat-health", "resolved", "recovered")]
         s.commit()
 
 
 def test_edge_outage_is_one_grouped_alert(
     factory: sessionmaker[Session], example_path: Path
 ) -> None:
-    """The edge agent's last will takes its 12 door counters offline: one edge_offline alert."""
+    """The edge agent's last will takes its 12 door counters and the kiosk offline: one
+    edge_offline alert."""
     with factory() as s:
         import_setup(s, example_path)
         _all_report(s, T0)
@@ -107,10 +107,15 @@ def test_edge_outage_is_one_grouped_alert(
         for d in MQTT_DEVICES:
             _status(s, d, "online", at)
         report = health_tick(s, at)
-        assert report.counts() == {"online": 6, "offline": 13, "never_seen": 0}
+        offline = len(VIA_EDGE) + 1  # and edge-main itself
+        assert report.counts() == {"online": len(MQTT_DEVICES), "offline": offline, "never_seen": 0}
         assert _alerts(s) == [("edge_offline", f"{SITE}/edge-main", "open", None)]
         summary = device_health_summary(s, at)
-        assert (summary["devices"], summary["offline"], len(summary["open_alerts"])) == (19, 13, 1)
+        assert (summary["devices"], summary["offline"], len(summary["open_alerts"])) == (
+            19,
+            offline,
+            1,
+        )
 
 
 def test_complex_outage_is_one_alert(factory: sessionmaker[Session], example_path: Path) -> None:
@@ -161,14 +166,14 @@ def test_two_processes_cannot_open_the_same_alert(
 def test_summary_lists_agree_with_counts(
     factory: sessionmaker[Session], example_path: Path
 ) -> None:
-    """One kiosk offline, the rest never seen: each list matches its count, no overlap."""
+    """One terminal offline, the rest never seen: each list matches its count, no overlap."""
     with factory() as s:
         import_setup(s, example_path)
-        _status(s, "hk-elderly-care", "online", T0)
-        _status(s, "hk-elderly-care", "offline", T0 + timedelta(seconds=1))
+        _status(s, "sat-health", "online", T0)
+        _status(s, "sat-health", "offline", T0 + timedelta(seconds=1))
         summary = device_health_summary(s, T0 + timedelta(seconds=2))
     assert (summary["online"], summary["offline"], summary["never_seen"]) == (0, 1, 18)
-    assert summary["offline_devices"] == [f"{SITE}/hk-elderly-care"]
+    assert summary["offline_devices"] == [f"{SITE}/sat-health"]
     assert len(summary["never_seen_devices"]) == summary["never_seen"] == 18
-    assert f"{SITE}/hk-elderly-care" not in summary["never_seen_devices"]
+    assert f"{SITE}/sat-health" not in summary["never_seen_devices"]
     assert f"{SITE}/edge-main" in summary["never_seen_devices"]

@@ -23,6 +23,8 @@ from facility_server.api.routes import (
     scorecard,
     spaces,
     utilisation,
+    vitals,
+    vitals_members,
 )
 from facility_server.core.db import make_engine, session_factory
 from facility_server.core.settings import Settings, get_settings
@@ -55,7 +57,7 @@ def create_app(
         version="0.1.0",
         description="Registry of complexes, spaces, devices and staff; accounts, roles, "
         "device health, safety-task compliance and alerts for Hangzhou community service "
-        "complexes (4+5+X).",
+        "complexes (4+5+X); health-kiosk readings with consent (clinicians only).",
     )
     app.state.settings, app.state.engine, app.state.clock = settings, engine, clock
     app.state.sessions = session_factory(engine)
@@ -75,6 +77,8 @@ def create_app(
     ):
         api.include_router(module.router)
     for module in (utilisation, scorecard, satisfaction):  # issue 6
+        api.include_router(module.router)
+    for module in (vitals_members, vitals):  # issue 7
         api.include_router(module.router)
     app.include_router(api)
 

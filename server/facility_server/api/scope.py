@@ -27,6 +27,20 @@ def visible_complex_ids(p: Principal) -> Select[Any]:
     return select(Complex.id).where(complex_condition(p))
 
 
+def select_in_scope(
+    model: Any, p: Principal, *, complex_id: int | None = None, space_id: int | None = None
+) -> Select[Any]:
+    """``SELECT model`` rows of the complexes in ``p``'s scope, narrowed to one complex
+    and one space when given (``model`` has a ``complex_id`` column, and a ``space_id``
+    column to filter on it): the shape of the list endpoints, for :func:`paginate`."""
+    stmt = select(model).where(model.complex_id.in_(visible_complex_ids(p)))
+    if complex_id is not None:
+        stmt = stmt.where(model.complex_id == complex_id)
+    if space_id is not None:
+        stmt = stmt.where(model.space_id == space_id)
+    return stmt
+
+
 def region_condition(session: Session, p: Principal) -> ColumnElement[bool]:
     """SQL condition on :class:`Region`: the scope node and everything below it."""
     if p.scope_kind is ScopeKind.city:

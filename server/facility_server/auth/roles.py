@@ -58,6 +58,7 @@ Resource = Literal[
     "audit",
     "account",
     "health_reading",
+    "health_member",
 ]
 Action = Literal["read", "write"]
 
@@ -87,9 +88,12 @@ PERMISSIONS: dict[Role, dict[str, frozenset[str]]] = {
         "staff": _RW,
         "checkpoint": _RW,
         "alert": _RW,
+        "health_member": _RW,
     },
     Role.staff: {"complex": _R, "space": _R, "checkpoint": _R, "alert": _R},
-    Role.clinician: {"complex": _R, "space": _R, "health_reading": _R},
+    # health_reading: values, crisis follow-up, export, erasure; health_member: the member
+    # register and consents (a manager records consents but never sees a value).
+    Role.clinician: {"complex": _R, "space": _R, "health_reading": _RW, "health_member": _RW},
     Role.device: {"complex": _R, "device": _R},
     Role.gateway: {"complex": _R, "device": _R},
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,10 @@ TASK_ALERT_KINDS = (ALERT_KIND,)
 DONE = frozenset({"on_time", "late", "excused"})
 
 
+@lru_cache(maxsize=4096)
 def local_text(ms: int, tz: ZoneInfo) -> str:
-    """``2026-06-02 09:15`` in the site's zone."""
+    """``2026-06-02 09:15`` in the site's zone (cached: alerts of one round or deadline
+    across a city share their instants)."""
     return to_datetime(ms).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
@@ -43,13 +46,19 @@ def subject(space: SpaceInfo, info: RuleInfo) -> str:
     return f"{space.site_id}/{space.code}/{info.code}"
 
 
-def _names(session: Session, complex_ids: set[int]) -> dict[tuple[int, str], str]:
-    """(complex id, staff or checkpoint code) -> name."""
+def _names(session: Session, changes: Sequence[Change]) -> dict[tuple[int, str], str]:
+    """(complex id, staff or checkpoint code) -> name, of the responsible staff and the
+    missing checkpoints of ``changes``."""
+    complex_ids = {c.info.complex_id for c in changes}
+    staff = {c.info.rule.responsible for c in changes if c.info.rule.responsible}
+    checkpoints = {code for c in changes for code in c.occ.missing}
     out: dict[tuple[int, str], str] = {}
-    for model in (Staff, Checkpoint):
-        rows = session.execute(
+    for model, codes in ((Staff, staff), (Checkpoint, checkpoints)):
+        if not codes:
+            continue
+        rows = session.connection().execute(
             select(model.complex_id, model.code, model.name).where(
-                model.complex_id.in_(complex_ids)
+                model.complex_id.in_(complex_ids), model.code.in_(sorted(codes))
             )
         )
         out.update({(c, code): name for c, code, name in rows})
@@ -121,7 +130,7 @@ def open_for(
     still = [c for c in candidates if (c.info.id, c.occ.key) in ids]
     if not still:
         return []
-    names = _names(session, {c.info.complex_id for c in still})
+    names = _names(session, still)
     wishes = [_wish(c, spaces[c.info.space_id], names) for c in still]
     for w in wishes:
         w["detail"]["occurrence_id"] = ids[(w["detail"]["rule_id"], w["occurrence"])]

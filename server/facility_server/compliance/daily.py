@@ -12,6 +12,7 @@ Source: 4+5+X standard, 儿童憩戏 "每日消毒清洁设施".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -79,7 +80,7 @@ def evaluate_daily(rule: DailyRule, ctx: SpaceContext, day: date, now_ms: int) -
     return Occurrence(window, state, (done[ID],), done[TS], done[RECEIVED], 1)
 
 
-def _first(rule: DailyRule, checkins: list[CheckInView]) -> CheckInView | None:
+def _first(rule: DailyRule, checkins: Sequence[CheckInView]) -> CheckInView | None:
     if not rule.checkpoints:
         return checkins[0] if checkins else None
     allowed = set(rule.checkpoints)

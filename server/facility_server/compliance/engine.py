@@ -28,17 +28,23 @@ def evaluate(
 ) -> list[Occurrence]:
     """Occurrences of ``rule`` on local ``days`` at ``now_ms`` (UTC ms), in time order,
     each key once (pending ones included: they are the rest of the day's plan)."""
+    ordered = sorted(set(days))
+    if len(ordered) == 1:  # the usual tick: one day's occurrences come in order, keys unique
+        return _on_day(rule, ctx, ordered[0], now_ms)
     out: dict[str, Occurrence] = {}
-    for day in sorted(set(days)):
-        if isinstance(rule, DailyRule):
-            found = [evaluate_daily(rule, ctx, day, now_ms)]
-        elif isinstance(rule, PatrolRule):
-            found = evaluate_patrol(rule, ctx, day, now_ms)
-        else:
-            found = [evaluate_quota(rule, ctx, day, now_ms)]
-        for occ in found:
+    for day in ordered:
+        for occ in _on_day(rule, ctx, day, now_ms):
             out.setdefault(occ.key, occ)
     return sorted(out.values(), key=lambda o: (o.window.start_ms, o.key))
+
+
+def _on_day(rule: AnyRule, ctx: SpaceContext, day: date, now_ms: int) -> list[Occurrence]:
+    """Occurrences of one local day, in time order (a patrol's rounds; else one)."""
+    if isinstance(rule, PatrolRule):
+        return evaluate_patrol(rule, ctx, day, now_ms)
+    if isinstance(rule, DailyRule):
+        return [evaluate_daily(rule, ctx, day, now_ms)]
+    return [evaluate_quota(rule, ctx, day, now_ms)]
 
 
 #: Minutes into a local day during which the tick still evaluates the previous day
@@ -63,21 +69,8 @@ def horizon(rule: AnyRule, today: date, minute: int, carry_min: int = CARRY_MIN)
 
 def digest(occ: Occurrence) -> str:
     """A 16-hex-digit fingerprint of everything stored about an occurrence."""
-    w = occ.window
-    text = repr(
-        (
-            occ.state,
-            w.start_ms,
-            w.deadline_ms,
-            w.alert_ms,
-            w.until_ms,
-            occ.satisfied_by,
-            occ.done_ms,
-            occ.reported_ms,
-            occ.done_count,
-            occ.needed_count,
-            occ.missing,
-            occ.reason,
-        )
-    )
+    w = occ[0]  # by position: the tick digests every occurrence it stores
+    # (state, start, deadline, alert, until, satisfied_by, done, reported, done_count,
+    # needed_count, missing, reason): the same text as naming each field would give
+    text = repr((occ[1], w[2], w[3], w[4], w[5], occ[2], *occ[3:9]))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -10,11 +10,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Executable, Text, cast, select
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import local_ms, period_of, to_ms
@@ -71,6 +71,12 @@ class Inputs:
     contexts: dict[int, SpaceContext]
 
 
+def clear_caches() -> None:
+    """Forget the parsed rules and weekly hours (a new process starts without them)."""
+    _RULES.clear()
+    _WEEKLY.clear()
+
+
 def _parse_rule(text: str) -> tuple[AnyRule, str]:
     found = _RULES.get(text)
     if found is None:
@@ -88,6 +94,27 @@ def _weekly(text: str) -> dict[int, tuple[Interval, ...]]:
             _WEEKLY.clear()
         found = _WEEKLY[text] = parse_weekly(json.loads(text))
     return found
+
+
+def plain_rows(session: Session, stmt: Executable) -> list[Any]:
+    """All rows of ``stmt`` as the driver's plain tuples: SQLAlchemy compiles and binds,
+    but builds no Row objects and runs no result processors (that takes longer than
+    SQLite's own work on the tick's 150,000-row reads). Only for columns whose driver
+    values are what the caller wants as they are: integers, text."""
+    result = session.connection().execute(stmt)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def _utc_ms(value: datetime | str) -> int:
+    """UTC ms of a timestamp column as the driver returns it: tz-aware (PostgreSQL) or
+    SQLite's text of the UTC time (what :class:`~facility_server.models.base.UTCDateTime`
+    stores)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return to_ms(value)
 
 
 def load_rules(
@@ -111,9 +138,13 @@ def load_rules(
     if space_filter is not None:
         stmt = stmt.where(TaskRule.space_id.in_(space_filter))
     rules = []
-    for rid, cid, sid, code, name, params, created in session.connection().execute(stmt).all():
+    created_ms: dict[datetime | str, int] = {}  # rules imported together: one creation time
+    for rid, cid, sid, code, name, params, created in plain_rows(session, stmt):
         rule, version = _parse_rule(params)
-        rules.append(RuleInfo(rid, cid, sid, code, name, rule, version, to_ms(created)))
+        ms = created_ms.get(created)
+        if ms is None:
+            ms = created_ms[created] = _utc_ms(created)
+        rules.append(RuleInfo(rid, cid, sid, code, name, rule, version, ms))
     wanted = {r.space_id for r in rules}
     spaces, weekly = _load_spaces(session, wanted if space_filter is not None else None)
     return [r for r in rules if r.space_id in spaces], spaces, weekly
@@ -140,7 +171,7 @@ def _load_spaces(
     else:
         stmt = stmt.where(Space.id.in_(select(TaskRule.space_id).where(TaskRule.enabled)))
     spaces, weekly = {}, {}
-    rows = session.connection().execute(stmt).all()
+    rows = plain_rows(session, stmt)
     for sid, code, name, type_, hours, cid, site, cname, tz, street, district in rows:
         spaces[sid] = SpaceInfo(
             sid, code, name, type_, cid, site, cname, ZoneInfo(tz), street, district
@@ -168,12 +199,14 @@ def load_contexts(
     schedules = _schedules(session, spaces, weekly, None if whole_city else complex_ids)
     terminals = _terminals(session, None if whole_city else complex_ids, now_ms)
     checkins = _checkins(session, None if whole_city else list(spaces), since_ms)
+    day_caches: dict[int, dict[date, Any]] = {}  # per shared Schedule object
     return {
-        sid: SpaceContext(
+        sid: SpaceContext.grouped(
             schedules[sid],
-            checkins.get(sid, ()),
+            checkins.get(sid, {}),
             terminals.get((s.complex_id, sid), []) + terminals.get((s.complex_id, None), []),
             settle_ms,
+            day_caches.setdefault(id(schedules[sid]), {}),
         )
         for sid, s in spaces.items()
     }
@@ -202,17 +235,24 @@ def _schedules(
     for cid, sid, day, closed, hours in session.execute(exc_stmt):
         ivs = () if closed else parse_intervals(hours)
         (shared[cid] if sid is None else own[sid])[day] = ivs
-    out = {}
+    out: dict[int, Schedule] = {}
+    alike: dict[tuple[Any, ...], Schedule] = {}  # one object for spaces with equal inputs
     for sid, s in spaces.items():
         holidays, makeup = policy[s.complex_id]
-        out[sid] = Schedule(
-            tz=s.tz,
-            weekly=weekly[sid],
-            space_exceptions=own.get(sid, {}),
-            complex_exceptions=shared.get(s.complex_id, {}),
-            public_holidays="regular" if holidays == "regular" else "closed",
-            makeup_workdays=makeup,
-        )
+        mine, theirs = own.get(sid, {}), shared.get(s.complex_id, {})
+        # the weekly dicts come from the parse cache: equal text, same object
+        key = (id(weekly[sid]), s.tz, holidays, makeup, id(mine or None), id(theirs or None))
+        found = alike.get(key)
+        if found is None:
+            found = alike[key] = Schedule(
+                tz=s.tz,
+                weekly=weekly[sid],
+                space_exceptions=mine,
+                complex_exceptions=theirs,
+                public_holidays="regular" if holidays == "regular" else "closed",
+                makeup_workdays=makeup,
+            )
+        out[sid] = found
     return out
 
 
@@ -251,14 +291,14 @@ def _terminals(
 
 def _checkins(
     session: Session, space_ids: list[int] | None, since_ms: dict[str, int]
-) -> dict[int, list[CheckInView]]:
-    """Accepted check-ins per space: one query per task from its ``since_ms`` on, so an
-    index on (task, ts_ms) or (space_id, ts_ms) bounds each read."""
-    out: dict[int, list[CheckInView]] = defaultdict(list)
-    connection = session.connection()
+) -> dict[int, dict[str, list[CheckInView]]]:
+    """Accepted check-ins per space and task, each list in (time, id) order: one query
+    per task from its ``since_ms`` on, so an index on (task, ts_ms) or (space_id, task,
+    ts_ms) bounds each read."""
+    out: dict[int, dict[str, list[CheckInView]]] = defaultdict(dict)
     for task, lo in sorted(since_ms.items()):
-        # rows are used as CheckInView as they come: (id, ts_ms, received_ms, checkpoint,
-        # task) by position and name, and the space last
+        # plain rows serve as CheckInView as they come: (id, ts_ms, received_ms,
+        # checkpoint, task) by position, and the space last
         stmt = select(
             CheckIn.id,
             CheckIn.ts_ms,
@@ -269,8 +309,12 @@ def _checkins(
         ).where(CheckIn.task == task, CheckIn.ts_ms >= lo, CheckIn.accepted)
         if space_ids is not None:  # index (space_id, task, ts_ms), else (task, ts_ms)
             stmt = stmt.where(CheckIn.space_id.in_(space_ids))
-        for row in connection.execute(stmt).all():
-            out[row[5]].append(row)  # type: ignore[arg-type]
+        stmt = stmt.order_by(CheckIn.ts_ms, CheckIn.id)  # the index's order: no sort
+        per_space: dict[int, list[CheckInView]] = defaultdict(list)
+        for row in plain_rows(session, stmt):
+            per_space[row[5]].append(row)
+        for sid, items in per_space.items():
+            out[sid][task] = items
     return out
 
 
@@ -284,12 +328,16 @@ def since_for(
     first day's midnight for patrols (rounds start at openings), the period's start for
     quotas."""
     out: dict[str, int] = {}
+    done: set[tuple[str, ZoneInfo, date]] = set()  # rules alike give the same answer
     for info in rules:
         days = days_for(info)
         if not days:
             continue
         first = min(days)
         tz = spaces[info.space_id].tz
+        if (info.version, tz, first) in done:
+            continue
+        done.add((info.version, tz, first))
         rule = info.rule
         if isinstance(rule, QuotaRule):
             lo = local_ms(tz, period_of(rule.period, first)[0], 0)

@@ -12,6 +12,7 @@ date) stands for the day. Source: 4+5+X standard, 儿童憩戏 "安排专人安�
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from facility_server.compliance.views import (
     ID,
     RECEIVED,
     TS,
+    CheckInView,
     Occurrence,
     SpaceContext,
     Window,
@@ -55,10 +57,15 @@ def evaluate_patrol(
         return [Occurrence(Window(day.isoformat(), day, at, at, at, at), "excused", reason=closed)]
     tomorrow = ctx.day(day + timedelta(days=1))[0]
     wanted = frozenset(rule.checkpoints)
-    return [
-        _round(rule, wanted, ctx, w, now_ms)
-        for w in round_windows(rule, tz, day, intervals, tomorrow)
-    ]
+    items, times = ctx.of_task(rule.task)
+    out, lo = [], 0
+    for w in round_windows(rule, tz, day, intervals, tomorrow):
+        # the windows are in time order and disjoint: each search starts where the last ended
+        lo = bisect_left(times, w.start_ms, lo)
+        hi = bisect_left(times, w.until_ms, lo)
+        out.append(_round(rule, first_per_checkpoint(items[lo:hi], wanted), ctx, w, now_ms))
+        lo = hi
+    return out
 
 
 @lru_cache(maxsize=8192)
@@ -88,22 +95,27 @@ def round_windows(
 
 
 def _round(
-    rule: PatrolRule, wanted: frozenset[str], ctx: SpaceContext, window: Window, now_ms: int
+    rule: PatrolRule,
+    found: dict[str, CheckInView],
+    ctx: SpaceContext,
+    window: Window,
+    now_ms: int,
 ) -> Occurrence:
-    """One round: the first visit of each checkpoint in its window, and its state."""
-    found = first_per_checkpoint(ctx.between(rule.task, window.start_ms, window.until_ms), wanted)
-    visits = list(found.values())  # in (time, id) order, as ``between`` returns them
-    missing = tuple(cp for cp in rule.checkpoints if cp not in found)
-    done_ms = visits[-1][TS] if not missing else None
-    state, reason = decide(window, done_ms, now_ms, ctx)
-    return Occurrence(
-        window,
-        state,
-        tuple([c[ID] for c in visits]),
-        done_ms,
-        max([c[RECEIVED] for c in visits]) if done_ms is not None else None,
-        len(visits),
-        len(rule.checkpoints),
-        missing,
-        reason,
-    )
+    """One round from the first visit of each checkpoint in its window: its state."""
+    needed = len(rule.checkpoints)
+    if len(found) == needed:  # complete: on time or late, by its last first visit
+        visits = tuple(found.values())  # in (time, id) order, as ``between`` returns them
+        done_ms = visits[-1][TS]
+        return Occurrence(
+            window,
+            "on_time" if done_ms < window.deadline_ms else "late",
+            tuple([c[ID] for c in visits]),
+            done_ms,
+            max([c[RECEIVED] for c in visits]),
+            needed,
+            needed,
+        )
+    missing = tuple([cp for cp in rule.checkpoints if cp not in found])
+    state, reason = decide(window, None, now_ms, ctx)
+    ids = tuple([c[ID] for c in found.values()])
+    return Occurrence(window, state, ids, None, None, len(found), needed, missing, reason)

@@ -11,9 +11,11 @@ Sources: 养老服务 "每月至少组织1次健康讲座或义诊"; 体育健�
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from facility_server.compliance.calendar import local_ms, period_of
-from facility_server.compliance.rules import QuotaRule
+from facility_server.compliance.rules import Period, QuotaRule
 from facility_server.compliance.views import (
     CHECKPOINT,
     ID,
@@ -26,14 +28,23 @@ from facility_server.compliance.views import (
 )
 
 
+@lru_cache(maxsize=8192)
+def period_window(
+    period: Period, grace_min: int, tz: ZoneInfo, day: date
+) -> tuple[Window, date, date]:
+    """The window of the period containing local ``day``, its first day and the next
+    period's first day (cached: every complex in the zone shares them)."""
+    first, nxt, key = period_of(period, day)
+    start_ms, end_ms = local_ms(tz, first, 0), local_ms(tz, nxt, 0)
+    alert_ms = end_ms + grace_min * 60_000
+    return Window(key, nxt - timedelta(days=1), start_ms, end_ms, alert_ms, end_ms), first, nxt
+
+
 def evaluate_quota(rule: QuotaRule, ctx: SpaceContext, day: date, now_ms: int) -> Occurrence:
     """The occurrence of the period containing local ``day``, at ``now_ms`` (UTC ms); its
     ``window.day`` is the period's last day (the day it is due by, for daily reports)."""
-    tz = ctx.schedule.tz
-    first, nxt, key = period_of(rule.period, day)
-    start_ms, end_ms = local_ms(tz, first, 0), local_ms(tz, nxt, 0)
-    alert_ms = end_ms + rule.grace_min * 60_000
-    window = Window(key, nxt - timedelta(days=1), start_ms, end_ms, alert_ms, end_ms)
+    window, first, nxt = period_window(rule.period, rule.grace_min, ctx.schedule.tz, day)
+    start_ms, end_ms = window.start_ms, window.deadline_ms
     closed = _closed_all_period(ctx, first, nxt)
     if closed:
         return Occurrence(window, "excused", needed_count=rule.count, reason=closed)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,8 +50,7 @@ _KEYS = {"rule_id", "complex_id", "space_id", "key"}
 _ROWS_PER_INSERT = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """An occurrence whose stored result changed: the rule, the result, the state before."""
 
     info: RuleInfo
@@ -65,17 +63,17 @@ def _json_ids(ids: Sequence[int]) -> str:
 
 
 def row_of(
-    info: RuleInfo, occ: Occurrence, now_ms: int, digest_: str, iso_day: bool
+    info: RuleInfo, occ: Occurrence, now_ms: int, digest_: str, day: date | str
 ) -> tuple[Any, ...]:
     """The ``task_occurrences`` row of an evaluated occurrence, in :data:`_COLUMNS` order
-    (JSON columns as JSON text; the day as ISO text for SQLite)."""
+    (JSON columns as JSON text; ``day``: the local day, as ISO text for SQLite)."""
     w = occ.window
     return (
         info.id,
         info.complex_id,
         info.space_id,
         w.key,
-        w.day.isoformat() if iso_day else w.day,
+        day,
         occ.state,
         w.start_ms,
         w.deadline_ms,
@@ -144,21 +142,25 @@ def write(
     """
     flat = [(info, occ) for info, occs in results for occ in occs if occ.state != "pending"]
     seen = memo.seen if memo is not None else {}
-    fresh = {(i.id, i.version, o.window.key): o for i, o in flat}
-    todo = [(i, o) for i, o in flat if seen.get((i.id, i.version, o.window.key)) != o]
     if memo is not None:
-        memo.pending = fresh
+        memo.pending = {(i.id, i.version, o.window.key): o for i, o in flat}
+    todo = flat
+    if seen:
+        todo = [(i, o) for i, o in flat if seen.get((i.id, i.version, o.window.key)) != o]
     if not todo:
         return [], len(flat)
-    before = stored(session, {o.window.day for _, o in todo}, rule_ids or _ids(todo, flat))
+    days = {o.window.day for _, o in todo}
+    before = stored(session, days, rule_ids or _ids(todo, flat))
     dialect = session.get_bind().dialect.name
+    as_text = dialect == "sqlite"
+    day_of: dict[date, date | str] = {d: d.isoformat() if as_text else d for d in days}
     rows, changes = [], []
     for info, occ in todo:
         fingerprint = digest(occ)
-        old = before.get((info.id, occ.window.key))
+        old = before.get((info.id, occ.window.key)) if before else None
         if old is not None and old[0] == fingerprint:
             continue
-        rows.append(row_of(info, occ, now_ms, fingerprint, dialect == "sqlite"))
+        rows.append(row_of(info, occ, now_ms, fingerprint, day_of[occ.window.day]))
         changes.append(Change(info, occ, None if old is None else old[1]))
     _upsert(session, dialect, rows)
     return changes, len(flat)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facility_server.compliance import alerting
+from facility_server.compliance import alerting, calendar, daily, load, patrol, quota
 from facility_server.compliance.calendar import local_day, to_datetime, to_ms
 from facility_server.compliance.engine import CARRY_MIN, evaluate, horizon
 from facility_server.compliance.load import (
@@ -50,6 +50,15 @@ class TickReport:
     states: Counter[str] = field(default_factory=Counter)
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
+
+
+def clear_caches() -> None:
+    """Empty every cache the engine fills (parsed rules and hours, windows, periods, local
+    midnights, alert times): what a new process starts with; for benchmarks and tests."""
+    load.clear_caches()
+    caches = (calendar._midnight, daily._window, patrol.round_windows, quota.period_window)
+    for cached in (*caches, alerting.local_text):
+        cached.cache_clear()  # package-internal caches
 
 
 def compliance_tick(
@@ -100,17 +109,14 @@ def _tick(
     rules, spaces, weekly = load_rules(session)
     stale = _unsettled_days(session, now_ms, spaces)
     days: dict[int, list[date]] = {}
-    local_now: dict[ZoneInfo, datetime] = {}
-    plans: dict[tuple[str, datetime], list[date]] = {}  # same rule, same local time: same days
+    plans: dict[tuple[str, ZoneInfo], list[date]] = {}  # same rule, same zone: same days
     for info in rules:
         tz = spaces[info.space_id].tz
-        local = local_now.get(tz) or local_now.setdefault(tz, to_datetime(now_ms).astimezone(tz))
-        plan = plans.get((info.version, local))
+        plan = plans.get((info.version, tz))
         if plan is None:
+            local = to_datetime(now_ms).astimezone(tz)
             minute = local.hour * 60 + local.minute
-            plan = plans[(info.version, local)] = horizon(
-                info.rule, local.date(), minute, carry_min
-            )
+            plan = plans[(info.version, tz)] = horizon(info.rule, local.date(), minute, carry_min)
         extra = stale.get(info.id)
         days[info.id] = sorted(set(plan) | extra) if extra else plan
     report = _run(session, rules, spaces, weekly, lambda r: days[r.id], now, settle_ms, memo)

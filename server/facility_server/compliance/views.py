@@ -107,6 +107,7 @@ class Occurrence(NamedTuple):
 
 #: Positions of a CheckInView's fields (hot loops index rows instead of naming them).
 ID, TS, RECEIVED, CHECKPOINT, TASK = range(5)
+_NONE: tuple[tuple[CheckInView, ...], tuple[int, ...]] = ((), ())
 _time_then_id = operator.itemgetter(TS, ID)
 
 
@@ -133,9 +134,32 @@ class SpaceContext:
         groups: dict[str, list[CheckInView]] = {}
         for ci in self.checkins:
             groups.setdefault(ci[TASK], []).append(ci)
-        for task, items in groups.items():
+        for items in groups.values():
             items.sort(key=_time_then_id)
+        self._index(groups)
+
+    def _index(self, groups: dict[str, list[CheckInView]]) -> None:
+        for task, items in groups.items():
             self._by_task[task] = (items, [c[TS] for c in items])
+
+    @classmethod
+    def grouped(
+        cls,
+        schedule: Schedule,
+        by_task: dict[str, list[CheckInView]],
+        terminals: Sequence[Terminal] = (),
+        settle_ms: int = SETTLE_MS,
+        days: dict[date, tuple[tuple[Interval, ...], ClosedReason]] | None = None,
+    ) -> SpaceContext:
+        """A context from check-ins already grouped by task, each list in (time, id) order
+        (the loader's ``ORDER BY``; the lists are kept, not copied or sorted again).
+        ``days``: a cache of :meth:`day` to share with the other contexts of the same
+        ``schedule`` object."""
+        ctx = cls(schedule, (), terminals, settle_ms)
+        ctx._index(by_task)
+        if days is not None:
+            ctx._days = days
+        return ctx
 
     def day(self, day: date) -> tuple[tuple[Interval, ...], ClosedReason]:
         """Opening intervals of local ``day`` and why it is closed ("" when open); cached
@@ -145,10 +169,15 @@ class SpaceContext:
             found = self._days[day] = day_status(self.schedule, day)
         return found
 
-    def between(self, task: str, lo_ms: int, hi_ms: int) -> list[CheckInView]:
+    def between(self, task: str, lo_ms: int, hi_ms: int) -> Sequence[CheckInView]:
         """Check-ins of ``task`` with ``lo_ms <= ts_ms < hi_ms``, in (time, id) order."""
-        items, times = self._by_task.get(task, ((), ()))  # type: ignore[assignment]
+        items, times = self.of_task(task)
         return items[bisect.bisect_left(times, lo_ms) : bisect.bisect_left(times, hi_ms)]
+
+    def of_task(self, task: str) -> tuple[Sequence[CheckInView], Sequence[int]]:
+        """Check-ins of ``task`` in (time, id) order, and their times (UTC ms): for
+        bisecting many windows of one day."""
+        return self._by_task.get(task, _NONE)
 
     def doubt(self, start_ms: int, alert_ms: int, now_ms: int) -> str:
         """Why check-ins of a window may not have arrived yet ("" when they must have).
@@ -193,10 +222,12 @@ def first_per_checkpoint(
 ) -> dict[str, CheckInView]:
     """The first check-in (in the given order) at each wanted checkpoint, in that order."""
     found: dict[str, CheckInView] = {}
+    left = len(wanted)
     for ci in checkins:
         cp = ci[CHECKPOINT]
         if cp in wanted and cp not in found:
             found[cp] = ci
-            if len(found) == len(wanted):
+            left -= 1
+            if not left:
                 break
     return found

@@ -78,6 +78,23 @@ class Settings(BaseSettings):
     embedded_path: str = Field(
         "facility-points.db", description="SQLite file of the embedded point store."
     )
+    vitals_retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        description="Days health-kiosk readings are kept before the daily purge deletes them "
+        "(the shortest time the health station needs; PIPL art. 19).",
+    )
+    vitals_visitor_keep_s: float = Field(
+        7200.0,
+        ge=0,
+        le=86400 * 7,
+        description="Seconds after an hour's end that the salted pseudonym hashes counting "
+        "its distinct kiosk members are kept (late sessions), then dropped.",
+    )
+    vitals_tick_s: float = Field(
+        300.0, gt=0, description="Seconds between health-kiosk jobs (aggregates, purge)."
+    )
     host: str = Field("127.0.0.1", description="API listen address.")
     port: int = Field(8000, ge=1, le=65535, description="API listen port.")
 

@@ -13,6 +13,7 @@ from facility_contracts.envelope import HEALTHY_READER_STATES, Event, Satisfacti
 from facility_contracts.envelope import CheckIn as CheckInEvent
 from facility_contracts.envelope import DeviceNotice as NoticeEvent
 from facility_contracts.envelope import DoorCrossing as CrossingEvent
+from facility_contracts.envelope import HealthReading as HealthReadingEvent
 from facility_contracts.topics import Topic
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -87,8 +88,10 @@ def _insert_ignore(session: Session, model: type, values: dict[str, object]) -> 
 
 
 def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> bool:
-    """Store a door crossing, device notice or check-in once; False when a duplicate or
-    unknown. A new check-in re-evaluates its space's task rules (issue 5)."""
+    """Store a door crossing, device notice, check-in, satisfaction vote or health reading
+    once; False when a duplicate or unknown. A new check-in re-evaluates its space's task
+    rules (issue 5); a health reading keeps values only with consent (issue 7,
+    :mod:`facility_server.vitals.ingest`)."""
     cx = session.scalar(select(Complex).where(Complex.site_id == topic.site))
     if cx is None:
         logger.info(
@@ -138,4 +141,8 @@ def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> 
         from facility_server.satisfaction.store import store_vote
 
         return store_vote(session, cx, event, now)
+    if isinstance(event, HealthReadingEvent):
+        from facility_server.vitals.ingest import store_reading
+
+        return store_reading(session, cx, event, now)
     return False  # pragma: no cover - a kind added to the contract but not stored yet

@@ -26,7 +26,7 @@ class Facts:
     Attributes:
         alert_id: the alert's id (to acknowledge it).
         kind: alert kind (``task_missed``, ``device_offline``, ``edge_offline``,
-            ``complex_offline``).
+            ``complex_offline``, ``vital_crisis``).
         title: the alert's title.
         complex_name / site_id: where.
         since: local text of when the problem started (a task's deadline, a device's
@@ -86,6 +86,20 @@ def _device_lines(f: Facts) -> list[str]:
     ]
 
 
+def _vital_lines(f: Facts) -> list[str]:
+    """A health-kiosk crisis: where and when only. Chat groups read these messages, so no
+    reading value and no member (name or pseudonym) is ever in them (PIPL art. 28)."""
+    d = f.detail
+    return [
+        "What: a vital-sign reading in a crisis range at a health kiosk",
+        f"Where: {f.complex_name} ({f.site_id}) / {d.get('space_name', '')} "
+        f"({d.get('space', '')}), kiosk {d.get('kiosk', '')}",
+        f"When: {f.since}",
+        "Responsible: the clinician on duty (values and member: clinician API only, "
+        f"GET /api/v1/vitals/crises/{f.alert_id}?purpose=crisis_follow_up)",
+    ]
+
+
 def compose(f: Facts, event: str) -> tuple[str, str]:
     """(title, body) of the message about ``event`` (``opened``, ``escalated:N``,
     ``resolved``) of the alert described by ``f``."""
@@ -95,11 +109,15 @@ def compose(f: Facts, event: str) -> tuple[str, str]:
         tag = f"ESCALATED to {LEVEL_NAMES[int(event.split(':')[1])]}"
     else:
         tag = "ALERT"
-    lines = _task_lines(f) if f.kind.startswith("task_") else _device_lines(f)
+    if f.kind.startswith("vital_"):
+        lines = _vital_lines(f)
+    else:
+        lines = _task_lines(f) if f.kind.startswith("task_") else _device_lines(f)
     if event.startswith("escalated:") and f.escalate_after_min:
         lines.append(f"Not acknowledged within {f.escalate_after_min:g} min at the level below.")
     if event == RESOLVED:
         lines.append(f"Resolved: {f.resolution or ''}" + (f": {f.note}" if f.note else ""))
     else:
-        lines.append(f"Acknowledge: POST /api/v1/alerts/{f.alert_id}/acknowledge")
+        where = "vitals/crises" if f.kind.startswith("vital_") else "alerts"
+        lines.append(f"Acknowledge: POST /api/v1/{where}/{f.alert_id}/acknowledge")
     return f"[{tag}] {f.title}"[:300], "\n".join(lines)

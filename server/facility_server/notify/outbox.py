@@ -4,7 +4,8 @@
 its complex's contacts (level 0), each escalation to the next level's (1 street,
 2 district), its resolution to everyone told before. Task alerts go to contacts with
 topic ``tasks`` (those bound to a staff member only for the rules that person is
-responsible for); device-health alerts to topic ``devices``: a different person.
+responsible for); device-health alerts to topic ``devices``: a different person;
+health-kiosk crisis alerts to topic ``health`` (the clinician on duty, issue 7).
 
 Each row's ``key`` = ``alert:contact:channel:event`` is unique, and rows are inserted
 with ``ON CONFLICT DO NOTHING``, so two processes dispatching the same change make one
@@ -30,7 +31,10 @@ logger = logging.getLogger(__name__)
 
 
 def topic_of(alert: Alert) -> str:
-    """``tasks`` for task alerts, ``devices`` for device-health alerts."""
+    """``tasks`` for task alerts, ``health`` for health-kiosk alerts (the health station's
+    clinician on duty), ``devices`` for device-health alerts."""
+    if alert.kind.startswith("vital_"):
+        return "health"
     return "tasks" if alert.kind.startswith("task_") else "devices"
 
 

@@ -145,6 +145,8 @@ def opening_table(facts: list[ComplexFacts]) -> Table:
                 status = "met" if actual[idx] >= target - 1e-9 else "not met"
                 if status == "not met" and planned[idx] < target <= s.regular[idx]:
                     status = "excused"
+                if not s.judged(monday):  # as the scorecard: weeks before the space started
+                    status = "before start"
                 year, week, _ = monday.isocalendar()
                 t.rows.append(
                     [

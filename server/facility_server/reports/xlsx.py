@@ -37,7 +37,7 @@ def _sheet(wb: Workbook, name: str, columns: list[str], rows: list[list[Any]]) -
 
 
 def scorecard_rows(report: Report) -> list[list[Any]]:
-    """One row per (complex, clause): value, target, unit, status."""
+    """One row per (complex, clause): value, target, unit, status and how it is judged."""
     rows = []
     for card in report.cards:
         for c in card["clauses"]:
@@ -52,6 +52,7 @@ def scorecard_rows(report: Report) -> list[list[Any]]:
                     c["target"],
                     c["unit"],
                     c["status"],
+                    c["note"],
                 ]
             )
     return rows
@@ -78,7 +79,18 @@ def write_xlsx(report: Report, path: Path) -> Path:
     _sheet(
         wb,
         "Scorecard",
-        ["complex", "name", "clause", "service", "text", "value", "target", "unit", "status"],
+        [
+            "complex",
+            "name",
+            "clause",
+            "service",
+            "text",
+            "value",
+            "target",
+            "unit",
+            "status",
+            "note",
+        ],
         scorecard_rows(report),
     )
     if report.scope["kind"] != "complex":

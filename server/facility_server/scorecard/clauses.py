@@ -32,6 +32,7 @@ def _clause(key: str, service: str, text: str, unit: str, target: float | None) 
         "value": None,
         "status": "n/a",
         "passed": None,
+        "note": "",
         "detail": {},
     }
 
@@ -53,17 +54,22 @@ def _judge(c: Clause, value: float | None, *, pending: bool = False) -> Clause:
 def weekly_quota(
     facts: ComplexFacts, space_type: str, key: str, text: str, kind: str, target: float
 ) -> Clause:
-    """Culture >= 28 h a week / health >= 5 days a week: the lowest ended week.
+    """Culture >= 28 h a week / health >= 5 days a week: the lowest judged ended week.
 
-    A week whose published hours are below the quota only because of holidays or
-    calendar exceptions (the regular week meets it) is excused.
+    A space is judged from the first whole week after its start (the earlier of its
+    registration and its first recorded use, :mod:`facility_server.scorecard.start`);
+    after that a week without data counts as 0. A week whose published hours are below
+    the quota only because of holidays or calendar exceptions (the regular week meets
+    it) is excused.
     """
     c = _clause(key, space_type, text, "h/week" if kind == "hours" else "days/week", target)
     idx = 0 if kind == "hours" else 1
-    weeks, values = [], []
+    weeks, values, since = [], [], {}
     for space in facts.of_type(space_type):
+        if space.judged_from is not None:
+            since[space.code] = _week_key(space.judged_from)
         for monday in weeks_in(facts.period):
-            if monday + timedelta(days=7) > facts.today:
+            if monday + timedelta(days=7) > facts.today or not space.judged(monday):
                 continue
             planned = space.planned.get(monday, (0.0, 0))[idx]
             excused = planned < target <= space.regular[idx]
@@ -78,9 +84,28 @@ def weekly_quota(
             )
             if not excused:
                 values.append(actual)
-    c["detail"] = {"weeks": weeks}
-    pending = bool(facts.of_type(space_type)) and not values
-    return _judge(c, min(values) if values else None, pending=pending)
+    c["detail"] = {"weeks": weeks, "judged_from": since}
+    c["note"] = _weekly_note(kind, since)
+    later = any(  # a judged week of the period still to end: pending, else nothing to judge
+        space.judged(monday) and monday + timedelta(days=7) > facts.today
+        for space in facts.of_type(space_type)
+        for monday in weeks_in(facts.period)
+    )
+    return _judge(c, min(values) if values else None, pending=not values and later)
+
+
+def _weekly_note(kind: str, since: dict[str, str]) -> str:
+    """How a weekly quota is judged, naming the spaces judged from a later week."""
+    note = (
+        f"Lowest actual open {kind} in an ended ISO week of the period. A space counts from"
+        " the first whole week after it started (the earlier of its registration and its"
+        " first recorded door count or opening); ended weeks after that without any data"
+        " count as 0; weeks short only because of holidays or exceptions are excused."
+    )
+    if since:
+        note += " Judged from: " + ", ".join(f"{code} {week}" for code, week in since.items())
+        note += "."
+    return note
 
 
 def _week_key(monday: date) -> str:

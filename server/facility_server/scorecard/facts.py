@@ -28,6 +28,11 @@ class SpaceFacts:
         tally: satisfaction votes of the period.
         figures: utilisation sums over the period.
         maintenance: (period, count) of the space's maintenance quota rule, if any.
+        start: the local day the space started, when after the period's first day: the
+            earlier of its registration and its first recorded use
+            (:mod:`facility_server.scorecard.start`); None: judged throughout.
+        judged_from: Monday of the first ISO week its weekly quota is judged for (None:
+            every week of the period).
     """
 
     id: int
@@ -43,6 +48,12 @@ class SpaceFacts:
     tally: Tally = field(default_factory=Tally)
     figures: Figures = field(default_factory=Figures)
     maintenance: tuple[str, int] | None = None
+    start: date | None = None
+    judged_from: date | None = None
+
+    def judged(self, monday: date) -> bool:
+        """Whether the ISO week starting ``monday`` is judged for the weekly quota."""
+        return self.judged_from is None or monday >= self.judged_from
 
 
 @dataclass

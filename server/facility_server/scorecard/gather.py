@@ -1,6 +1,7 @@
 """Gather the scorecard's facts for many complexes at once (batched Core selects):
 utilisation day rows, published hours, activity and maintenance check-ins, the
-compliance occurrences of task rules (issue 5's engine output), satisfaction votes."""
+compliance occurrences of task rules (issue 5's engine output), satisfaction votes, and
+when the spaces with a weekly quota started (:mod:`facility_server.scorecard.start`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from facility_server.models import CheckIn, TaskOccurrence, TaskRule
 from facility_server.opening import local_intervals, weekly_open_days, weekly_open_hours
 from facility_server.satisfaction.rectify import service_tallies
 from facility_server.scorecard.facts import ComplexFacts, SpaceFacts
+from facility_server.scorecard.start import first_judged_week, space_starts
 from facility_server.utilisation.actual import QUOTAS
 from facility_server.utilisation.load import SpaceRef, load_spaces, to_datetime
 from facility_server.utilisation.metrics import Figures
@@ -144,6 +146,8 @@ def gather(
     tasks = _tasks(session, list(complex_ids), period)
     tallies = service_tallies(session, complex_ids, period)
     rules = _maintenance_rules(session, ids)
+    quota_spaces = {sid: s for sid, s in spaces.items() if s.type in QUOTAS}
+    starts = space_starts(session, quota_spaces, period.first)
     out: dict[int, ComplexFacts] = {}
     for sid, space in spaces.items():
         cx = out.get(space.complex_id)
@@ -164,5 +168,8 @@ def gather(
         facts.tasks = dict(tasks.get(sid, {}))
         facts.tally = tallies.get(sid, facts.tally)
         facts.maintenance = rules.get(sid)
+        if sid in starts:
+            facts.start = starts[sid]
+            facts.judged_from = first_judged_week(space.schedule, starts[sid])
         cx.spaces.append(facts)
     return [out[c] for c in sorted(out)]

@@ -50,7 +50,7 @@ class QuotaTaskSpec(QuotaRule, _Entry):
 TaskRuleSpec = Annotated[
     DailyTaskSpec | PatrolTaskSpec | QuotaTaskSpec, Field(discriminator="kind")
 ]
-Topic = Literal["tasks", "devices"]
+Topic = Literal["tasks", "devices", "health"]
 
 
 class ContactSpec(BaseModel):
@@ -66,7 +66,8 @@ class ContactSpec(BaseModel):
     topics: list[Topic] = Field(
         default_factory=lambda: ["tasks"],
         min_length=1,
-        description="tasks: a task not done; devices: a terminal or edge agent offline.",
+        description="tasks: a task not done; devices: a terminal or edge agent offline; "
+        "health: a health-kiosk reading in a crisis range (the clinician on duty).",
     )
     staff: Code | None = Field(
         None,

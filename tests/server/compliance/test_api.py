@@ -113,6 +113,25 @@ def test_rules_are_listed_in_scope(client: TestClient, world) -> None:  # type: 
     assert {i["complex_id"] for i in mine["items"]} == {world.complexes["a"]}
 
 
+def test_rules_and_checkpoints_filter_by_complex_and_space(client: TestClient, world) -> None:  # type: ignore[no-untyped-def]
+    """Filters narrow the subtree: complex b's six rules; kids-play's two rules and four
+    checkpoints; a street inspector asking for complex b (outside its street) gets none."""
+    admin, a, b = world.auth("admin"), world.complexes["a"], world.complexes["b"]
+    rules = client.get(f"{API}/compliance/rules", params={"complex_id": b}, headers=admin).json()
+    assert rules["total"] == 6 and {i["complex_id"] for i in rules["items"]} == {b}
+    all_a = client.get(f"{API}/compliance/rules", params={"complex_id": a}, headers=admin).json()
+    kids = next(i["space_id"] for i in all_a["items"] if i["code"] == "kids-patrol")
+    by_space = client.get(f"{API}/compliance/rules", params={"space_id": kids}, headers=admin)
+    assert {i["code"] for i in by_space.json()["items"]} == {"kids-disinfection", "kids-patrol"}
+    cps = client.get(f"{API}/checkpoints", params={"space_id": kids}, headers=admin).json()
+    assert sorted(i["code"] for i in cps["items"]) == [
+        "cp-kids-gate", "cp-kids-sandpit", "cp-kids-slide", "cp-kids-toys",
+    ]  # fmt: skip
+    street = world.auth("street_inspector")
+    for url in (f"{API}/compliance/rules", f"{API}/checkpoints"):
+        assert client.get(url, params={"complex_id": b}, headers=street).json()["total"] == 0
+
+
 def test_acknowledge_and_resolve_task_alert(client: TestClient, world, factory) -> None:  # type: ignore[no-untyped-def]
     """Staff may read but not acknowledge; the manager acknowledges, then resolves with a note."""
     _morning(factory)
@@ -171,6 +190,7 @@ def test_contacts_by_level_with_masked_urls(client: TestClient, world) -> None: 
         "manager",
         "kids-patrol-duty",
         "it-support",
+        "clinician-duty",
         "night",
     }
     inspector = client.get(

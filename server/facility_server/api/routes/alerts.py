@@ -16,7 +16,17 @@ from facility_server.api.scope import visible_complex_ids
 from facility_server.models import Alert
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-AlertKind = Literal["device_offline", "edge_offline", "complex_offline", "task_missed"]
+AlertKind = Literal[
+    "device_offline",
+    "edge_offline",
+    "complex_offline",
+    "task_missed",
+    "opening_quota",
+    "vital_crisis",
+]
+#: Alerts about a person's health: their notes go to chat groups, so no free text here
+#: (resolve them through /vitals/crises/{id}/resolve, which takes an outcome from a list).
+_NO_FREE_TEXT = frozenset({"vital_crisis"})
 
 
 @router.get("", response_model=Page[AlertPublic])
@@ -73,6 +83,12 @@ def acknowledge_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
 def resolve_alert(ctx: CtxDep, alert_id: IdPath, body: AlertResolve) -> Alert:
     """Resolve an alert by hand (409 when already resolved)."""
     alert = _load(ctx, alert_id, "write")
+    if alert.kind in _NO_FREE_TEXT:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"alert kind {alert.kind!r} is resolved through /vitals/crises/{alert.id}/resolve "
+            "(an outcome from a fixed list; no free text about a person's health)",
+        )
     try:
         resolve(alert, body.resolution, ctx.now, body.note)
     except AlertStateError as exc:

@@ -24,7 +24,7 @@ from facility_server.api.schemas.compliance import (
     OccurrenceState,
     RulePublic,
 )
-from facility_server.api.scope import visible_complex_ids
+from facility_server.api.scope import select_in_scope
 from facility_server.compliance.alerting import ALERT_KIND, subject
 from facility_server.compliance.calendar import local_day, to_datetime, to_ms
 from facility_server.compliance.load import RuleInfo, SpaceInfo
@@ -179,15 +179,8 @@ def list_occurrences(
     """Stored occurrences (history; pending ones are not stored) in the caller's
     subtree, newest day first."""
     ctx.authorize("alert", "read")
-    stmt = select(TaskOccurrence).where(
-        TaskOccurrence.complex_id.in_(visible_complex_ids(ctx.principal))
-    )
-    for column, value in (
-        (TaskOccurrence.complex_id, complex_id),
-        (TaskOccurrence.space_id, space_id),
-        (TaskOccurrence.rule_id, rule_id),
-        (TaskOccurrence.state, state),
-    ):
+    stmt = select_in_scope(TaskOccurrence, ctx.principal, complex_id=complex_id, space_id=space_id)
+    for column, value in ((TaskOccurrence.rule_id, rule_id), (TaskOccurrence.state, state)):
         if value is not None:
             stmt = stmt.where(column == value)
     if day_from is not None:
@@ -242,9 +235,5 @@ def list_rules(
 ) -> dict[str, Any]:
     """Task rules in the caller's subtree (they are written through the setup file)."""
     ctx.authorize("alert", "read")
-    stmt = select(TaskRule).where(TaskRule.complex_id.in_(visible_complex_ids(ctx.principal)))
-    if complex_id is not None:
-        stmt = stmt.where(TaskRule.complex_id == complex_id)
-    if space_id is not None:
-        stmt = stmt.where(TaskRule.space_id == space_id)
+    stmt = select_in_scope(TaskRule, ctx.principal, complex_id=complex_id, space_id=space_id)
     return paginate(ctx.session, stmt, limit, offset, TaskRule.id)

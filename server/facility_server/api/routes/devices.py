@@ -20,7 +20,7 @@ from facility_server.api.schemas.devices import (
 )
 from facility_server.api.scope import complex_condition
 from facility_server.auth.passwords import hash_secret
-from facility_server.domain import DeviceKind, Transport
+from facility_server.domain import VIA_AGENT, DeviceKind
 from facility_server.health.evaluate import HealthState
 from facility_server.models import Complex, Device, Space
 
@@ -134,14 +134,14 @@ def update_device(ctx: CtxDep, device_id: IdPath, body: DeviceUpdate) -> Device:
 def issue_credentials(ctx: CtxDep, device_id: IdPath) -> DeviceCredentials:
     """Issue new MQTT credentials; the secret is shown once and only its hash is kept.
 
-    A serial device gets none (409): it publishes through its edge agent.
+    A serial or local_mqtt device gets none (409): it publishes through its edge agent.
     """
     row = load_child(ctx, Device, device_id, "device", "write")
-    if row.transport == Transport.serial:
+    if row.transport in VIA_AGENT:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            "a serial device has no MQTT credentials: it publishes through its edge agent "
-            "(via_id); issue credentials to the edge agent",
+            f"a {row.transport} device has no central MQTT credentials: its edge agent "
+            "(via_id) publishes for it; issue credentials to the edge agent",
         )
     cx = ctx.session.get_one(Complex, row.complex_id)
     secret = secrets.token_urlsafe(24)

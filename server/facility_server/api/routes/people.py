@@ -18,7 +18,7 @@ from facility_server.api.schemas.devices import (
     StaffPublic,
     StaffUpdate,
 )
-from facility_server.api.scope import visible_complex_ids
+from facility_server.api.scope import select_in_scope
 from facility_server.models import Badge, Checkpoint, Space, Staff
 
 router = APIRouter(tags=["people"])
@@ -52,9 +52,7 @@ def list_staff(
 ) -> dict[str, Any]:
     """Staff in the caller's subtree (audited: personal data)."""
     ctx.authorize("staff", "read")
-    stmt = select(Staff).where(Staff.complex_id.in_(visible_complex_ids(ctx.principal)))
-    if complex_id is not None:
-        stmt = stmt.where(Staff.complex_id == complex_id)
+    stmt = select_in_scope(Staff, ctx.principal, complex_id=complex_id)
     page = paginate(ctx.session, stmt, limit, offset, Staff.id)
     page["items"] = [_public(ctx, p) for p in page["items"]]
     ctx.audit("staff.read", f"staff?complex_id={complex_id}", {"count": len(page["items"])})
@@ -105,11 +103,7 @@ def list_checkpoints(
 ) -> dict[str, Any]:
     """Checkpoints in the caller's subtree."""
     ctx.authorize("checkpoint", "read")
-    stmt = select(Checkpoint).where(Checkpoint.complex_id.in_(visible_complex_ids(ctx.principal)))
-    if complex_id is not None:
-        stmt = stmt.where(Checkpoint.complex_id == complex_id)
-    if space_id is not None:
-        stmt = stmt.where(Checkpoint.space_id == space_id)
+    stmt = select_in_scope(Checkpoint, ctx.principal, complex_id=complex_id, space_id=space_id)
     return paginate(ctx.session, stmt, limit, offset, Checkpoint.id)
 
 

@@ -12,7 +12,7 @@ from facility_server.api.schemas.base import In, Out
 from facility_server.domain import Code, Name
 
 OccurrenceState = Literal["pending", "due", "on_time", "late", "missed", "excused", "unknown"]
-Topic = Literal["tasks", "devices"]
+Topic = Literal["tasks", "devices", "health"]
 
 
 class CheckInPublic(Out):
@@ -114,7 +114,7 @@ class ContactCreate(In):
         description="Apprise URL (json://, dingtalk://, wecombot://, mailto://); stored, "
         "never returned whole.",
     )
-    topics: list[Topic] = Field(["tasks"], min_length=1, max_length=2)
+    topics: list[Topic] = Field(["tasks"], min_length=1, max_length=3)
     staff_code: Code | None = None
 
     @field_validator("url")

@@ -1,0 +1,182 @@
+"""Health-kiosk members and consent (issue 7): enrol, record and withdraw consent, erase.
+
+Who: resource ``health_member`` (the clinician and the complex's manager, in scope) for
+the register and consents; erasure needs ``health_reading`` write (the clinician). Every
+call is audited with internal ids only (never a pseudonym, a name or a value).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from facility_server.api.common import IdPath, Limit, Offset, Page, paginate
+from facility_server.api.deps import Ctx, CtxDep
+from facility_server.api.routes.helpers import load_child, load_complex
+from facility_server.api.schemas.vitals import (
+    ConsentCreate,
+    ConsentPublic,
+    MemberCreate,
+    MemberPublic,
+    ReadPurpose,
+    WithdrawalPublic,
+)
+from facility_server.models import Consent, Member
+from facility_server.vitals.consent import (
+    MemberExists,
+    VitalsError,
+    active_consent,
+    enrol,
+    record_consent,
+)
+from facility_server.vitals.retention import erase_member, withdraw_consent
+
+router = APIRouter(prefix="/vitals", tags=["vitals"])
+Purpose = Annotated[ReadPurpose, Query(description="Why (kept in the audit log).")]
+
+
+def _conflict(exc: VitalsError) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT, {"msg": str(exc), "field": exc.field, "value": exc.value}
+    )
+
+
+def member_public(ctx: Ctx, member: Member) -> dict[str, Any]:
+    """A member as returned (consents oldest first, ``consented`` now)."""
+    consents = list(
+        ctx.session.scalars(
+            select(Consent).where(Consent.member_id == member.id).order_by(Consent.id)
+        )
+    )
+    return {
+        "id": member.id,
+        "complex_id": member.complex_id,
+        "display_name": member.display_name,
+        "enrolled_at": member.enrolled_at,
+        "enrolled_by": member.enrolled_by,
+        "consented": any(c.withdrawn_at is None for c in consents),
+        "consents": consents,
+    }
+
+
+@router.post(
+    "/complexes/{complex_id}/members",
+    response_model=MemberPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def enrol_member(ctx: CtxDep, complex_id: IdPath, body: MemberCreate) -> dict[str, Any]:
+    """Enrol a member by the pseudonym of their card (409 with the member's id when the
+    pseudonym is enrolled already)."""
+    cx = load_complex(ctx, complex_id, "health_member", "write")
+    try:
+        member = enrol(
+            ctx.session,
+            cx.id,
+            body.pseudonym,
+            body.display_name,
+            by=ctx.principal.username,
+            now=ctx.now,
+        )
+    except MemberExists as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, {"msg": str(exc), "member_id": exc.member_id}
+        ) from exc
+    ctx.audit("vital_member.enrol", f"vital_member:{member.id}")
+    return member_public(ctx, member)
+
+
+@router.get("/complexes/{complex_id}/members", response_model=Page[MemberPublic])
+def list_members(
+    ctx: CtxDep, complex_id: IdPath, limit: Limit = 50, offset: Offset = 0
+) -> dict[str, Any]:
+    """The complex's member register (names, consents; no values), audited."""
+    cx = load_complex(ctx, complex_id, "health_member", "read")
+    page = paginate(
+        ctx.session, select(Member).where(Member.complex_id == cx.id), limit, offset, Member.id
+    )
+    page["items"] = [member_public(ctx, m) for m in page["items"]]
+    ctx.audit("vital_member.list", f"complex:{cx.id}", {"members": len(page["items"])})
+    return page
+
+
+@router.get("/members/{member_id}", response_model=MemberPublic)
+def get_member(ctx: CtxDep, member_id: IdPath) -> dict[str, Any]:
+    """One member with their consents (no values), audited."""
+    member = load_child(ctx, Member, member_id, "health_member", "read")
+    ctx.audit("vital_member.read", f"vital_member:{member.id}")
+    return member_public(ctx, member)
+
+
+@router.post(
+    "/members/{member_id}/consents",
+    response_model=ConsentPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def add_consent(ctx: CtxDep, member_id: IdPath, body: ConsentCreate) -> Consent:
+    """Record a separate consent (409 when one to the purpose is in force; 422 for a
+    ``granted_at`` in the future). Readings count from ``granted_at`` on."""
+    member = load_child(ctx, Member, member_id, "health_member", "write")
+    try:
+        consent = record_consent(
+            ctx.session,
+            member,
+            purpose=body.purpose,
+            granted_at=body.granted_at or ctx.now,
+            evidence=body.evidence,
+            by=ctx.principal.username,
+            now=ctx.now,
+        )
+    except VitalsError as exc:
+        if exc.field == "granted_at":
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                {"msg": str(exc), "field": exc.field, "value": exc.value},
+            ) from exc
+        raise _conflict(exc) from exc
+    ctx.audit(
+        "vital_consent.record",
+        f"vital_member:{member.id}",
+        {"purpose": body.purpose, "consent_id": consent.id},
+    )
+    return consent
+
+
+@router.post("/members/{member_id}/consents/{consent_id}/withdraw", response_model=WithdrawalPublic)
+def withdraw(ctx: CtxDep, member_id: IdPath, consent_id: IdPath) -> dict[str, Any]:
+    """Withdraw a consent now: the member's kept readings are deleted (PIPL art. 47 (3));
+    409 when already withdrawn."""
+    member = load_child(ctx, Member, member_id, "health_member", "write")
+    consent = ctx.session.get(Consent, consent_id)
+    if consent is None or consent.member_id != member.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "consent not found")
+    try:
+        counts = withdraw_consent(ctx.session, consent, by=ctx.principal.username, now=ctx.now)
+    except VitalsError as exc:
+        raise _conflict(exc) from exc
+    ctx.audit(
+        "vital_consent.withdraw",
+        f"vital_member:{member.id}",
+        {"purpose": consent.purpose, "consent_id": consent.id, **counts},
+    )
+    return {
+        "consent": consent,
+        "readings_deleted": counts["readings"],
+        "sessions_unlinked": counts["sessions_unlinked"],
+    }
+
+
+@router.delete("/members/{member_id}")
+def erase(ctx: CtxDep, member_id: IdPath, purpose: Purpose) -> dict[str, Any]:
+    """Erase a member everywhere on request (PIPL art. 47): member, consents, readings,
+    session links; clinician only. Returns the counts of what went."""
+    member = load_child(ctx, Member, member_id, "health_reading", "write")
+    had_consent = active_consent(ctx.session, member.id) is not None
+    counts = erase_member(ctx.session, member)
+    ctx.audit(
+        "vital_member.erase",
+        f"vital_member:{member_id}",
+        {"purpose": purpose, "had_consent": had_consent, **counts},
+    )
+    return {"member_id": member_id, "erased": counts}

@@ -1,0 +1,254 @@
+"""``facility server vitals ...``: members, consent, purge, export, erasure, usage.
+
+Commands act as the system with the operator named by ``--by`` (kept in the audit log's
+detail); each change is audited like its API twin. Nothing printed holds a pseudonym
+except what the operator typed. Exit code 2 for bad input or a database failure.
+
+    facility server vitals enrol SITE PSEUDONYM "王阿姨" --by desk-1
+    facility server vitals consent MEMBER_ID --evidence HF-2026-0153 --by desk-1
+    facility server vitals withdraw MEMBER_ID --by desk-1
+    facility server vitals purge [--retention-days 180]
+    facility server vitals export MEMBER_ID --by dr-li -o member.json
+    facility server vitals erase MEMBER_ID --by dr-li --yes
+    facility server vitals usage SITE --from 2026-06-01 --to 2026-06-03
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+app = typer.Typer(
+    help="Health kiosks: members, consent, purge, export, erasure, usage.", no_args_is_help=True
+)
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: settings).")]
+ByOpt = Annotated[str, typer.Option("--by", help="Who is doing it (kept in the audit log).")]
+
+
+def _fail(message: object, code: int = 2) -> NoReturn:
+    from facility_server.cli import _fail as fail
+
+    fail(message, code)
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[Session]:
+    from facility_server.cli import _database_errors, _factory, _url
+    from facility_server.core.db import session_scope
+
+    url = _url(db)
+    with _database_errors(url), session_scope(_factory(url)) as session:
+        yield session
+
+
+def _audit(session: Session, action: str, target: str, by: str, detail: dict[str, Any]) -> None:
+    from facility_server.auth.audit import record
+
+    record(session, None, action, target, "ok", {"operator": by, "via": "cli", **detail})
+
+
+def _member(session: Session, member_id: int) -> Any:
+    from facility_server.models import Member
+
+    member = session.get(Member, member_id)
+    if member is None:
+        _fail(f"member_id: no member {member_id}")
+    return member
+
+
+def _instant(text: str | None, field: str) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{field}: not an ISO instant: {text!r}")
+    if at.tzinfo is None:
+        _fail(f"{field}: needs a time zone (e.g. 2026-06-02T09:00+08:00): {text!r}")
+    return at
+
+
+@app.command()
+def enrol(site_id: str, pseudonym: str, name: str, by: ByOpt, db: DbOpt = None) -> None:
+    """Enrol a member of a complex by the pseudonym of their card; prints the member id."""
+    from facility_server.models import Complex
+    from facility_server.vitals.consent import VitalsError
+    from facility_server.vitals.consent import enrol as do_enrol
+
+    with _session(db) as session:
+        cx = session.scalar(select(Complex).where(Complex.site_id == site_id))
+        if cx is None:
+            _fail(f"site_id: no complex {site_id!r}")
+        try:
+            member = do_enrol(session, cx.id, pseudonym, name, by=by, now=datetime.now(UTC))
+        except VitalsError as exc:
+            _fail(f"{exc.field}: {exc}")
+        _audit(session, "vital_member.enrol", f"vital_member:{member.id}", by, {})
+    typer.echo(member.id)
+
+
+@app.command()
+def consent(
+    member_id: int,
+    evidence: Annotated[str, typer.Option(help="Proof, e.g. the signed form's number.")],
+    by: ByOpt,
+    granted_at: Annotated[str | None, typer.Option(help="ISO instant with zone; now.")] = None,
+    purpose: str = "health_monitoring",
+    db: DbOpt = None,
+) -> None:
+    """Record a member's separate consent; prints the consent id."""
+    from facility_server.vitals.consent import VitalsError, record_consent
+
+    at = _instant(granted_at, "granted_at")
+    with _session(db) as session:
+        member = _member(session, member_id)
+        try:
+            row = record_consent(
+                session,
+                member,
+                purpose=purpose,
+                granted_at=at,
+                evidence=evidence,
+                by=by,
+                now=datetime.now(UTC),
+            )
+        except VitalsError as exc:
+            _fail(f"{exc.field}: {exc}")
+        _audit(
+            session,
+            "vital_consent.record",
+            f"vital_member:{member.id}",
+            by,
+            {"purpose": purpose, "consent_id": row.id},
+        )
+    typer.echo(row.id)
+
+
+@app.command()
+def withdraw(
+    member_id: int, by: ByOpt, purpose: str = "health_monitoring", db: DbOpt = None
+) -> None:
+    """Withdraw a member's consent: their kept readings are deleted (PIPL art. 47)."""
+    from facility_server.vitals.consent import VitalsError, active_consent
+    from facility_server.vitals.retention import withdraw_consent
+
+    with _session(db) as session:
+        member = _member(session, member_id)
+        row = active_consent(session, member.id, purpose)
+        if row is None:
+            _fail(f"purpose: no consent in force to {purpose!r}")
+        try:
+            counts = withdraw_consent(session, row, by=by, now=datetime.now(UTC))
+        except VitalsError as exc:
+            _fail(f"{exc.field}: {exc}")
+        _audit(
+            session,
+            "vital_consent.withdraw",
+            f"vital_member:{member.id}",
+            by,
+            {"purpose": purpose, **counts},
+        )
+    typer.echo(json.dumps(counts))
+
+
+@app.command()
+def purge(
+    retention_days: Annotated[int | None, typer.Option(help="Default: settings.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Delete readings and sessions older than the retention (the daily job, now)."""
+    from facility_server.core.settings import get_settings
+    from facility_server.vitals.consent import VitalsError
+    from facility_server.vitals.runner import run_purge
+
+    days = retention_days or get_settings().vitals_retention_days
+    with _session(db) as session:
+        try:
+            counts = run_purge(session, datetime.now(UTC), days)
+        except VitalsError as exc:
+            _fail(f"{exc.field}: {exc}")
+    typer.echo(json.dumps(counts))
+
+
+@app.command()
+def export(
+    member_id: int,
+    by: ByOpt,
+    out: Annotated[Path | None, typer.Option("-o", "--out")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Write a member's readings as a FHIR R4B Bundle of Observations (on request)."""
+    from facility_server.vitals.fhir import bundle_json, member_bundle
+
+    with _session(db) as session:
+        member = _member(session, member_id)
+        doc = bundle_json(member_bundle(session, member, datetime.now(UTC)))
+        _audit(
+            session,
+            "vital_reading.export",
+            f"vital_member:{member.id}",
+            by,
+            {"purpose": "member_request", "observations": len(doc.get("entry", []))},
+        )
+    text = json.dumps(doc, ensure_ascii=False, indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def erase(
+    member_id: int,
+    by: ByOpt,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm the erasure.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Erase a member everywhere (PIPL art. 47): member, consents, readings, links."""
+    from facility_server.vitals.retention import erase_member
+
+    if not yes:
+        _fail("erasure cannot be undone: add --yes")
+    with _session(db) as session:
+        member = _member(session, member_id)
+        counts = erase_member(session, member)
+        _audit(
+            session,
+            "vital_member.erase",
+            f"vital_member:{member_id}",
+            by,
+            {"purpose": "member_request", **counts},
+        )
+    typer.echo(json.dumps(counts))
+
+
+@app.command()
+def usage(
+    site_id: str,
+    from_: Annotated[str | None, typer.Option("--from", help="First local day; today.")] = None,
+    to: Annotated[str | None, typer.Option(help="Day after the last; from + 1.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Print kiosk usage counts of a complex as JSON (no values, no members)."""
+    from facility_server.models import Complex
+    from facility_server.vitals.usage import usage_summary
+
+    try:
+        first = date.fromisoformat(from_) if from_ else datetime.now(UTC).date()
+        end = date.fromisoformat(to) if to else first + timedelta(days=1)
+    except ValueError as exc:
+        _fail(f"--from/--to: {exc}")
+    with _session(db) as session:
+        cx = session.scalar(select(Complex).where(Complex.site_id == site_id))
+        if cx is None:
+            _fail(f"site_id: no complex {site_id!r}")
+        summary = usage_summary(session, cx, first, end)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -1,0 +1,131 @@
+"""Storage limits: retention purge, consent withdrawal and erasure of a member.
+
+- :func:`purge` (daily, :mod:`.runner`; ``facility server vitals purge``): readings and
+  sessions older than ``vitals_retention_days`` (default 180, the shortest time the
+  health station needs to see a trend; PIPL art. 19) are deleted. The hourly counts,
+  which hold no person, stay.
+- :func:`withdraw_consent`: the consent ends, and the member's readings are deleted and
+  their sessions unlinked (PIPL art. 15 and 47 (3): delete on withdrawal). The member
+  and the consent history (evidence of lawful processing, no health data) stay.
+- :func:`erase_member` (PIPL art. 47, on request): the member, their consents, readings,
+  session links, their hashes in the open hours, and any member key in alert details are
+  removed. Alerts and notifications never held a value, name or pseudonym; the audit log
+  holds only internal ids and purposes, so it can stay append-only.
+
+Every function flushes and leaves the commit to the caller; each returns counts for its
+audit entry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from facility_server.models import Alert, Consent, KioskSession, Member, Reading
+from facility_server.vitals.consent import VitalsError
+from facility_server.vitals.counters import forget_visitor
+
+#: Alert-detail keys that could name a member (never written; scrubbed defensively).
+MEMBER_KEYS = ("member", "member_id", "pseudonym", "display_name")
+
+
+def purge(session: Session, now: datetime, retention_days: int) -> dict[str, int]:
+    """Delete readings and sessions whose reading time is older than ``retention_days``.
+
+    Returns:
+        ``{"readings": n, "sessions": n}`` deleted.
+
+    Raises:
+        VitalsError: ``retention_days`` < 1 (field ``retention_days``).
+    """
+    if retention_days < 1:
+        raise VitalsError(
+            "retention must be at least one day", field="retention_days", value=retention_days
+        )
+    cutoff = now - timedelta(days=retention_days)
+    readings = session.execute(delete(Reading).where(Reading.ts < cutoff))
+    sessions = session.execute(delete(KioskSession).where(KioskSession.ts < cutoff))
+    return {
+        "readings": int(readings.rowcount or 0),  # type: ignore[attr-defined]
+        "sessions": int(sessions.rowcount or 0),  # type: ignore[attr-defined]
+    }
+
+
+def _forget_readings(session: Session, member_id: int) -> dict[str, int]:
+    readings = session.execute(delete(Reading).where(Reading.member_id == member_id))
+    sessions = session.execute(
+        update(KioskSession)
+        .where(KioskSession.member_id == member_id)
+        .values(member_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return {
+        "readings": int(readings.rowcount or 0),  # type: ignore[attr-defined]
+        "sessions_unlinked": int(sessions.rowcount or 0),  # type: ignore[attr-defined]
+    }
+
+
+def withdraw_consent(
+    session: Session, consent: Consent, *, by: str, now: datetime
+) -> dict[str, int]:
+    """Withdraw ``consent`` at ``now`` and delete what it allowed to keep.
+
+    Raises:
+        VitalsError: already withdrawn (field ``withdrawn_at``).
+    """
+    if consent.withdrawn_at is not None:
+        raise VitalsError(
+            "consent already withdrawn",
+            field="withdrawn_at",
+            value=consent.withdrawn_at.isoformat(),
+        )
+    consent.withdrawn_at, consent.withdrawn_by = now, by
+    session.flush()
+    return _forget_readings(session, consent.member_id)
+
+
+def erase_member(session: Session, member: Member) -> dict[str, int]:
+    """Remove ``member`` from every table (see the module doc).
+
+    Returns:
+        Counts of what went: readings, sessions_unlinked, consents, visitor_hashes,
+        alerts_scrubbed.
+    """
+    alert_ids = list(
+        session.scalars(
+            select(KioskSession.alert_id).where(
+                KioskSession.member_id == member.id, KioskSession.alert_id.is_not(None)
+            )
+        )
+    )
+    counts = _forget_readings(session, member.id)
+    counts["alerts_scrubbed"] = _scrub_alerts(session, alert_ids)
+    counts["visitor_hashes"] = forget_visitor(session, member.pseudonym)
+    consents = session.execute(delete(Consent).where(Consent.member_id == member.id))
+    counts["consents"] = int(consents.rowcount or 0)  # type: ignore[attr-defined]
+    session.delete(member)
+    session.flush()
+    return counts
+
+
+def _scrub_alerts(session: Session, alert_ids: list[int | None]) -> int:
+    scrubbed = 0
+    for alert in session.scalars(select(Alert).where(Alert.id.in_(alert_ids))):
+        detail = {k: v for k, v in alert.detail.items() if k not in MEMBER_KEYS}
+        detail["identified"] = False
+        if detail != alert.detail:
+            alert.detail = detail
+            scrubbed += 1
+    return scrubbed
+
+
+def member_reading_count(session: Session, member_id: int) -> int:
+    """How many readings of the member are kept."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(Reading).where(Reading.member_id == member_id)
+        )
+        or 0
+    )
