@@ -43,7 +43,7 @@ from facility_sim.pty_port import PtyPort
 from facility_sim.replay import Replay, ReplayOptions
 
 from facility_cli.bench_ingest import start_gateways
-from facility_cli.services import Mosquitto, VictoriaMetrics, free_port
+from facility_cli.services import Mosquitto, VictoriaMetrics
 
 CALIT2 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "calit2-door-counts.csv"
 #: Door-crossing events one week of CalIt2 yields (38,434 crossings over 15 weeks; frames

@@ -14,6 +14,12 @@ gateway process) is frozen with SIGSTOP, the events are published and queue in M
 for its connected session, then the consumer is thawed with SIGCONT and timed from then
 to its last message (a) or last confirmation (b). Lost and duplicated points are counted
 from VictoriaMetrics' raw samples.
+
+Rates on a shared machine move with whatever else runs; the CPU time the consumers
+spend over the same drain does not, much. So the figures also give CPU ms per 1,000
+events of the bare subscriber (``raw_paho_cpu_ms_per_1000``) and of all the gateway's
+processes (``gateway_cpu_ms_per_1000``; both processes of a split gateway), and the load
+average when the run started.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import psutil
 from facility_contracts import topics
 from facility_contracts.codec import decode_ack
 
@@ -64,8 +71,22 @@ def _floor_subscriber(port: int, n: int, ready: Any, out: Any) -> None:
     c.loop_stop()
 
 
-def floor_rate(port: int, load: Load) -> float:
-    """Events/s a bare paho subscriber drains from a backlog (SIGCONT to last message)."""
+def cpu_s(procs: list[psutil.Process]) -> float:
+    """User plus system CPU time of ``procs`` and all their descendants, s."""
+    total = 0.0
+    for proc in procs:
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+            except psutil.Error:
+                continue  # ended meanwhile
+            total += times.user + times.system
+    return total
+
+
+def floor_rate(port: int, load: Load) -> tuple[float, float]:
+    """Events/s a bare paho subscriber drains from a backlog (SIGCONT to last message),
+    and the CPU time it spent on it, s."""
     ctx = mp.get_context("spawn")
     ready, (recv, send) = ctx.Event(), ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_floor_subscriber, args=(port, load.count, ready, send))
@@ -75,13 +96,16 @@ def floor_rate(port: int, load: Load) -> float:
     assert proc.pid is not None
     os.kill(proc.pid, signal.SIGSTOP)
     blast(port, load)
+    watched = [psutil.Process(proc.pid)]
+    cpu0 = cpu_s(watched)
     start = time.monotonic()
     os.kill(proc.pid, signal.SIGCONT)
     got, end = recv.recv()
+    cpu = cpu_s(watched) - cpu0
     proc.join(30)
     if got != load.count:
         raise RuntimeError(f"floor subscriber got {got} of {load.count}")
-    return load.count / (end - start)
+    return load.count / (end - start), cpu
 
 
 class AckWatcher:
@@ -170,7 +194,7 @@ def _wait_ready(port: int, stats_files: list[Path], timeout_s: float = 60.0) -> 
 
 def stored_counts(vm: VictoriaMetrics, sites: list[str], expected: int) -> tuple[int, int]:
     """(lost, duplicates) of door_crossing points for ``sites`` in VictoriaMetrics."""
-    sel = '{__name__="door_crossing_seq",site=~"%s"}' % "|".join(sites)
+    sel = '{__name__="door_crossing_seq",site=~"' + "|".join(sites) + '"}'
     samples = list(export(vm.url, sel))
     unique = {(s.label("device"), s.ts_ms, s.value) for s in samples}
     return expected - len(unique), len(samples) - len(unique)
@@ -185,8 +209,9 @@ def run(
 ) -> dict[str, Any]:
     """Run (a), (b) and (c); return the figures."""
     work = Path(tempfile.mkdtemp(prefix="fo-bench-ingest-"))
+    load_avg = os.getloadavg()[0]
     with Mosquitto(persistence=False) as fb:
-        raw = floor_rate(fb.port, make_load(events, devices, site="floor"))
+        raw, raw_cpu = floor_rate(fb.port, make_load(events, devices, site="floor"))
     with Mosquitto(persistence=False) as broker, VictoriaMetrics() as vm:
         procs = start_gateways(gateways, broker, vm, work)
         acks = AckWatcher(broker.port)
@@ -196,6 +221,8 @@ def run(
             for p in procs:  # freeze every gateway process (its process group)
                 os.killpg(p.pid, signal.SIGSTOP)
             blast(broker.port, load)
+            watched = [psutil.Process(p.pid) for p in procs]
+            cpu0 = cpu_s(watched)
             start = time.monotonic()
             for p in procs:
                 os.killpg(p.pid, signal.SIGCONT)
@@ -203,6 +230,7 @@ def run(
                 raise RuntimeError(
                     f"only {sum(i in acks.at for i in all_ids)} of {events} confirmed"
                 )
+            gw_cpu = cpu_s(watched) - cpu0
             rate = events / (max(acks.at[i] for i in all_ids) - start)
             lat_load = make_load(int(latency_rate * latency_s), devices, site="latency")
             sent: dict[str, float] = {}
@@ -225,6 +253,9 @@ def run(
         "p99_ms": round(_pct(lat_ms, 0.99), 1),
         "lost": lost,
         "duplicates": dups,
+        "raw_paho_cpu_ms_per_1000": round(raw_cpu * 1e6 / events, 1),
+        "gateway_cpu_ms_per_1000": round(gw_cpu * 1e6 / events, 1),
+        "load_average_1m": round(load_avg, 2),
         "events": events,
         "latency_events": lat_load.count,
         "gateways": gateways,

@@ -70,6 +70,7 @@ def run(
     """Run the gateway until SIGTERM or Ctrl-C."""
     from facility_gateway.app import make_gateway
     from facility_gateway.errors import SettingsError
+    from facility_gateway.runtime import tune_gc
     from facility_gateway.settings import load_settings
 
     try:
@@ -84,6 +85,7 @@ def run(
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     gateway.start()
+    tune_gc()
     while not stop.is_set() and not gateway.wait_done(0.5):
         pass
     if gateway.failed is not None:

@@ -193,7 +193,7 @@ class DedupeStore:
             func.json_extract(pairs.c.value, "$[1]").label("time_ns"),
         )
 
-    def _bind_rows(self, times: dict[str, int | None]) -> dict[str, object]:
+    def _bind_rows(self, times: Mapping[str, int | None]) -> dict[str, object]:
         ordered = sorted(times)
         if self._pg:
             return {"ids": ordered, "times": [times[i] for i in ordered]}
@@ -248,10 +248,13 @@ class DedupeStore:
             return out
         now = self._clock()
         params = {"owner": owner, "lease": now + int(lease_s * 1000), "now": now}
-        known = times or {}
-        rows = self._bind_rows({i: known.get(i) for i in wanted})
+        known: Mapping[str, int | None] = times or {}
+        if known.keys() != wanted:
+            known = {i: known.get(i) for i in wanted}
+        rows = self._bind_rows(known)
         with self._tx("claim") as conn:
-            out.new = set(conn.execute(self._claim_insert, {**rows, **params}).scalars())
+            # all(): one fetchall instead of a fetch per returned row
+            out.new = set(conn.execute(self._claim_insert, {**rows, **params}).scalars().all())
             rest = wanted - out.new
             if rest:
                 self._sort_rest(conn, rest, out, owner, now)

@@ -79,13 +79,16 @@ class IntakeQueue(Generic[T]):
         """Append ``item`` unless the queue is full; returns whether it was taken.
 
         Wakes a waiting consumer only when it waits for a first item or when its batch
-        can now be filled: waking it per message would cost a thread switch each.
+        can now be filled, and only once per wait: waking it per message would cost a
+        thread switch each, and until the woken consumer gets the GIL (up to the
+        interpreter's switch interval) every further offer would set the event again.
         """
         items = self._items
         if len(items) >= self.bound:
             return False
         items.append(item)
         if self._waiting and len(items) >= self._want:
+            self._waiting = False
             self._wake.set()
         return True
 
@@ -97,12 +100,17 @@ class IntakeQueue(Generic[T]):
         self._wake.clear()
         self._waiting = False
 
-    def take(self, max_items: int, max_wait_s: float, idle_s: float = 0.5) -> list[T]:
+    def take(
+        self, max_items: int, max_wait_s: float, idle_s: float = 0.5, quiet_s: float = 0.0
+    ) -> list[T]:
         """Take up to ``max_items``: waits up to ``idle_s`` for a first item, then up
-        to ``max_wait_s`` after it for the batch to fill. May return an empty list."""
+        to ``max_wait_s`` after it for the batch to fill, but (``quiet_s`` > 0) no longer
+        than ``quiet_s`` after the last arrival: when the stream pauses, say at the end of
+        a burst, the batch in hand goes now. May return an empty list."""
         batch: list[T] = []
         deadline = time.monotonic() + idle_s
         started = False
+        last = 0.0
         items = self._items
         while True:
             self.high_water = max(self.high_water, len(items))
@@ -110,10 +118,15 @@ class IntakeQueue(Generic[T]):
             batch.extend(items.popleft() for _ in range(n))
             if len(batch) >= max_items:
                 return batch
+            now = time.monotonic()
+            if n:
+                last = now
             if batch and not started:
                 started = True
-                deadline = time.monotonic() + max_wait_s
-            left = deadline - time.monotonic()
+                deadline = now + max_wait_s
+            left = deadline - now
+            if started and quiet_s > 0:
+                left = min(left, last + quiet_s - now)
             if left <= 0:
                 return batch
             self._wait(left, max_items - len(batch) if batch else 1)

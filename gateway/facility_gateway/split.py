@@ -30,6 +30,7 @@ from typing import Any
 from facility_gateway.app import Core, mqtt_options
 from facility_gateway.errors import GatewayError
 from facility_gateway.intake import IntakeQueue
+from facility_gateway.runtime import tune_gc
 from facility_gateway.settings import GatewaySettings
 from facility_gateway.stats import log_line
 from facility_gateway.subscriber import MqttLink
@@ -87,6 +88,7 @@ def child_main(data: dict[str, Any], inbox: Connection, outbox: Connection) -> N
     signal.signal(signal.SIGTERM, lambda *_: inbox.close())
     link.start(lambda *_: None)
     core.start()
+    tune_gc()
     outbox.send(("ready", core.owner))
     _feed(core, inbox)
     core.stop(60.0)

@@ -9,7 +9,7 @@ from edge_support import FakePublisher
 from facility_contracts import codec, topics
 from facility_contracts.envelope import DoorCrossing, DoorCrossingBody
 from facility_edge.clock import FakeClock
-from facility_edge.forwarder import Forwarder
+from facility_edge.forwarder import PUMP_CHUNK, Forwarder
 from facility_edge.outbox import Event, MemoryOutbox
 from facility_edge.recorder import Batch, Draft, Recorder
 
@@ -53,6 +53,14 @@ def test_sends_at_most_max_inflight() -> None:
     fwd.handle_message(topics.ack_topic(SITE, "dc-1"), codec.encode_ack([first.id]))
     assert outbox.depth() == 4 and fwd.pump() == 1
     assert [e.seq for e in pub.events()] == [1, 2, 3, 4]
+
+
+def test_window_filled_in_chunks() -> None:
+    """One pump sends at most PUMP_CHUNK events; repeated pumps fill the window in order."""
+    fwd, _, pub, _ = setup(PUMP_CHUNK * 3, max_inflight=PUMP_CHUNK * 2 + 7)
+    sent = [fwd.pump() for _ in range(4)]
+    assert sent == [PUMP_CHUNK, PUMP_CHUNK, 7, 0]
+    assert [e.seq for e in pub.events()] == list(range(1, PUMP_CHUNK * 2 + 8))
 
 
 def test_events_go_to_their_device_topic() -> None:
