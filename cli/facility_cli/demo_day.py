@@ -40,7 +40,7 @@ from facility_cli.demo_day_script import (
 #: ``POST /api/v1/contacts`` stores): (level, code, name suffix, Apprise URL).
 #: Placeholders: the demo runs no sender, so nothing ever reaches these addresses.
 ESCALATION_CONTACTS = (
-    ("street", STREET_DUTY, "值班室", "dingtalk://DEMO-STREET-ROBOT-TOKEN/"),
+    ("street", STREET_DUTY, "值班室", "dingtalk://demostreetrobottoken0000/"),
     (
         "district",
         "district-duty",

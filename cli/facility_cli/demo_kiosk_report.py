@@ -19,8 +19,10 @@ from typing import Any
 from facility_cli import demo_kiosk_plan as kp
 from facility_cli.demo_kiosk_scan import Finding, point_rows, refs_of, scan_points, scan_texts
 
-#: The alert detail keys a crisis alert may have (no value, no member: crisis.py).
-_ALERT_DETAIL = ("kiosk", "space", "space_name", "at", "timezone", "identified")
+#: The alert detail keys a crisis alert may have (no value, no member: crisis.py; levels
+#: without a health contact: notify.outbox).
+_ALERT_DETAIL = ("kiosk", "space", "space_name", "at", "timezone")
+_OPTIONAL_DETAIL = ("not_delivered",)
 
 
 def _usage(session: Any, cx_id: int, first: Any, end: Any) -> dict[str, Any]:
@@ -28,9 +30,10 @@ def _usage(session: Any, cx_id: int, first: Any, end: Any) -> dict[str, Any]:
     from facility_server.vitals.usage import pct, usage_summary
 
     usage = usage_summary(session, session.get(Complex, cx_id), first, end)
-    space = usage["spaces"].get(kp.SPACE, dict.fromkeys(("sessions", "members"), 0))
+    space = usage["spaces"].get(kp.SPACE, {})
     return {
-        **{k: space.get(k, 0) for k in ("sessions", "members", "consented", "crisis")},
+        **{k: space.get(k, 0) for k in ("sessions", "consented", "crisis")},
+        "members": space.get("member_hours", 0),  # distinct per local hour, summed
         "consented_pct": pct(space.get("consented", 0), space.get("sessions", 0)),
         "readings": usage["readings"],
         "rejected": usage["rejected"].get(kp.KIOSK, {}),
@@ -41,7 +44,7 @@ def _usage(session: Any, cx_id: int, first: Any, end: Any) -> dict[str, Any]:
 def _alerts(session: Any, cx_id: int) -> tuple[list[dict[str, Any]], list[str]]:
     """The complex's crisis alerts with their outbox rows, and the texts people read."""
     from facility_server.models import Alert, Contact, Notification
-    from facility_server.vitals.crisis import KIND
+    from facility_server.vitals.crisis import KIND, identified
     from sqlalchemy import select
 
     out, texts = [], []
@@ -75,7 +78,8 @@ def _alerts(session: Any, cx_id: int) -> tuple[list[dict[str, Any]], list[str]]:
                 "severity": a.severity,
                 "title": a.title,
                 **{k: d.get(k) for k in _ALERT_DETAIL},
-                "other_detail": sorted(set(d) - set(_ALERT_DETAIL)),
+                "identified": identified(session, a.id),  # the session's, not the alert's
+                "other_detail": sorted(set(d) - {*_ALERT_DETAIL, *_OPTIONAL_DETAIL}),
                 "state": a.state,
                 "level": ("complex", "street", "district")[a.escalation_level],
                 "notifications": notes,
@@ -241,7 +245,14 @@ def _render_usage(console: Any, k: dict[str, Any]) -> None:
         f"{mem['consented']} of them with consent to health monitoring; member-hours = "
         "distinct members per hour, summed (no pseudonym is kept past its hour).",
     )
-    for col in ("sessions", "member-hours", "with consent", "consented share", "no consent", "crisis"):
+    for col in (
+        "sessions",
+        "member-hours",
+        "with consent",
+        "consented share",
+        "no consent",
+        "crisis",
+    ):
         table.add_column(col, justify="right")
     share = "-" if u["consented_pct"] is None else f"{u['consented_pct']} %"
     table.add_row(

@@ -53,6 +53,41 @@ def _space_summary(plan: Any, points: list[Any], tz: ZoneInfo) -> dict[str, Any]
     }
 
 
+def fmt_number(value: Any) -> str:
+    """A clause's number as a manager reads it: ``-`` for none, ``2``, ``66.7``, ``100``."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{round(value, 1):g}"
+    return str(value)
+
+
+def scorecard_rows(clauses: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows (clause, service, value with unit, target with unit, status, note) of the
+    demo's scorecard table; ``%`` written as such, other units after the number."""
+    rows = []
+    for c in clauses:
+        unit = c.get("unit") or ""
+        sep = "" if unit == "%" else " "
+        value, target = fmt_number(c.get("value")), fmt_number(c.get("target"))
+        rows.append(
+            [
+                str(c.get("clause")),
+                str(c.get("service")),
+                value if value == "-" else f"{value}{sep}{unit}",
+                target if target == "-" else f"{target}{sep}{unit}",
+                str(c.get("status")),
+                str(c.get("note") or ""),
+            ]
+        )
+    return rows
+
+
+def _when(label: str, visits: int) -> str:
+    """``11-25 (37)``; ``-`` when nobody came."""
+    return f"{label} ({visits})" if visits else "-"
+
+
 def _utilisation(views: dict[str, Any]) -> list[dict[str, Any]]:
     keys = (
         "space",
@@ -114,8 +149,12 @@ def summarise(
         "satisfaction_votes": activity["votes"],
         "scorecard": {
             "period": views["scorecard_period"],
+            "as_of": card.get("period", {}).get("as_of"),
             "clauses": [
-                {k: c.get(k) for k in ("clause", "service", "value", "target", "unit", "status")}
+                {
+                    k: c.get(k)
+                    for k in ("clause", "service", "value", "target", "unit", "status", "note")
+                }
                 for c in card.get("clauses", [])
             ],
         },
@@ -162,7 +201,10 @@ def render(result: dict[str, Any]) -> None:
         "peak hour",
     ):
         table.add_column(
-            col, justify="right" if col in {"visits", "in file", "per day"} else "left"
+            col,
+            justify="right" if col in {"visits", "in file", "per day"} else "left",
+            no_wrap=col == "days replayed",
+            min_width=len("2026-11-22..11-28") if col == "days replayed" else None,
         )
     for s in spaces:
         r = s["replayed"]
@@ -173,18 +215,19 @@ def render(result: dict[str, Any]) -> None:
             str(s["expected_visits"]),
             "yes" if s["matches_file"] else "[red]NO[/red]",
             str(s["mean_daily_visits"]),
-            f"{s['busiest_day']['date'][5:]} ({s['busiest_day']['visits']})",
-            f"{s['peak_hour']['hour']} ({s['peak_hour']['visits']})",
+            _when(s["busiest_day"]["date"][5:], s["busiest_day"]["visits"]),
+            _when(s["peak_hour"]["hour"], s["peak_hour"]["visits"]),
         )
     console.print(table)
     util = result["utilisation"]
     table = Table(
-        title=f"Utilisation while open, {util['from']} .. {util['to']} (see docs/metrics.md)"
+        title=f"Utilisation, {util['from']} .. {util['to']}: hours and % while open by the"
+        " published hours; peak people at any time (see docs/metrics.md)"
     )
     for col in (
         "space",
         "visits",
-        "peak people",
+        "peak people (any time)",
         "open h",
         "occupied h",
         "utilisation %",
@@ -194,7 +237,7 @@ def render(result: dict[str, Any]) -> None:
     for u in util["spaces"]:
         table.add_row(
             *(
-                str(u.get(k, ""))
+                fmt_number(u.get(k))
                 for k in (
                     "space",
                     "visits",
@@ -208,16 +251,15 @@ def render(result: dict[str, Any]) -> None:
         )
     console.print(table)
     render_day(console, result["safety_tasks"])
-    table = Table(title=f"Scorecard of the standard's clauses, {result['scorecard']['period']}")
-    for col in ("clause", "service", "value", "target", "status"):
-        table.add_column(col)
-    for c in result["scorecard"]["clauses"]:
-        table.add_row(
-            *(
-                escape(str(c.get(k) if c.get(k) is not None else "-"))
-                for k in ("clause", "service", "value", "target", "status")
-            )
-        )
+    card = result["scorecard"]
+    table = Table(
+        title=f"Scorecard of the standard's clauses, half-year {card['period']} as of "
+        f"{card.get('as_of') or '-'} (the other tables: the replayed days)"
+    )
+    for col in ("clause", "service", "value", "target", "status", "note"):
+        table.add_column(col, overflow="fold")
+    for row in scorecard_rows(card["clauses"]):
+        table.add_row(*(escape(v) for v in row))
     console.print(table)
     render_kiosk(console, result["health_kiosk"])
     t, p, h = traffic["totals"], result["pipeline"], result["device_health"]

@@ -175,7 +175,12 @@ KIOSK_SESSIONS_HOURLY = MeasurementSpec(
     tags=_KIOSK_TAGS,
     fields=(
         FieldSpec("sessions", "int", "sessions", "measuring sessions at the space's kiosks"),
-        FieldSpec("members", "int", "people", "distinct members who measured"),
+        FieldSpec(
+            "members",
+            "int",
+            "people",
+            "distinct members who measured in the hour (summed over hours: member-hours)",
+        ),
         FieldSpec("consented", "int", "sessions", "sessions whose values were kept (consent)"),
         FieldSpec("crisis", "int", "sessions", "sessions with a reading in a crisis range"),
     ),
@@ -186,27 +191,42 @@ KIOSK_SESSIONS_HOURLY = MeasurementSpec(
 )
 MEASUREMENTS[KIOSK_SESSIONS_HOURLY.name] = KIOSK_SESSIONS_HOURLY
 
+#: Fewest evaluated readings of a type, space and hour for which ``kiosk_readings_hourly``
+#: carries ``evaluated``, ``outside_reference`` and ``outside_reference_pct``: with one or
+#: two, "1 of 1 outside the range" would tell about the one person who measured then.
+KIOSK_MIN_EVALUATED = 3
+
 KIOSK_READINGS_HOURLY = MeasurementSpec(
     name="kiosk_readings_hourly",
     tags=(*_KIOSK_TAGS, "reading_type"),
     fields=(
         FieldSpec("readings", "int", "readings", "readings of this type (with or without consent)"),
-        FieldSpec("evaluated", "int", "readings", "readings whose values were kept (consent)"),
+        FieldSpec(
+            "evaluated",
+            "int",
+            "readings",
+            "readings whose values were kept (consent); absent when fewer than "
+            f"{KIOSK_MIN_EVALUATED} (small counts are not published)",
+        ),
         FieldSpec(
             "outside_reference",
             "int",
             "readings",
-            "evaluated readings outside the reference range (facility_contracts.vitals)",
+            "evaluated readings outside the reference range (facility_contracts.vitals); "
+            "absent with evaluated",
         ),
         FieldSpec(
             "outside_reference_pct",
             "float",
             "%",
-            "outside_reference / evaluated * 100 (absent when nothing was evaluated)",
+            "outside_reference / evaluated * 100 (absent with evaluated)",
         ),
     ),
     description="Health kiosk readings per space, reading type (systolic_bp, spo2 ...) and "
     "local clock hour, written by the server (issue 7); aggregates only, as "
-    "kiosk_sessions_hourly. Point time: the hour's start.",
+    "kiosk_sessions_hourly. An hour with fewer than KIOSK_MIN_EVALUATED (3) evaluated "
+    "readings of the type carries readings only, so no point says how one or two people's "
+    "readings were; sum(outside_reference) / sum(evaluated) is the share over the hours "
+    "that carry both. Point time: the hour's start.",
 )
 MEASUREMENTS[KIOSK_READINGS_HOURLY.name] = KIOSK_READINGS_HOURLY

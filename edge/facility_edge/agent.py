@@ -73,10 +73,10 @@ TICK_S = 0.25
 
 
 def open_outbox(cfg: EdgeConfig) -> Outbox:
-    """Open (creating the data folder) the SQLite outbox of ``cfg``."""
+    """Open (creating the data folder, mode 0700) the SQLite outbox of ``cfg``."""
     from facility_edge.outbox_sqlite import SqliteOutbox
 
-    cfg.agent.data_dir.mkdir(parents=True, exist_ok=True)
+    cfg.agent.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return SqliteOutbox(
         cfg.outbox_path,
         max_events=cfg.outbox.max_events,

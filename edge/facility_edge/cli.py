@@ -55,16 +55,9 @@ def schema() -> None:
 def check(config: ConfigOption) -> None:
     """Validate a configuration file and its kiosks' key files; print a summary (secrets
     never shown)."""
-    cfg = _load(config, key_files=True)
-    where = {
-        d.id: getattr(d, "port", None) or getattr(d, "source", None) or getattr(d, "broker", "?")
-        for d in cfg.devices
-    }
-    kinds = ", ".join(f"{d.id} ({d.type} on {where[d.id]})" for d in cfg.devices) or "none"
-    typer.echo(
-        f"{config}: ok: agent {cfg.agent.id} at site {cfg.agent.site}, "
-        f"broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}), devices: {kinds}"
-    )
+    from facility_edge.run import describe
+
+    typer.echo(describe(config, _load(config, key_files=True)))
 
 
 @app.command()
@@ -129,12 +122,14 @@ def pseudonym(
         typer.Argument(help="Card numbers; none: read one per line from stdin."),
     ] = None,
 ) -> None:
-    """Print the member pseudonym (m1-...) of each card number, one per line.
+    """Print the member pseudonym (m1-...) of each card number: one line per input line.
 
     Card numbers are read as kiosks read them (spaces and dashes ignored, letters
     upper-cased). Give them on stdin rather than as arguments to keep them out of the
     shell history: `facility edge pseudonym -k /etc/facility-edge/pseudonym.key < cards.txt`.
-    Exit code 2: unusable key file or a bad card number (named by its line, not shown).
+    Output line N belongs to input line N: the pseudonym, an empty line for a blank line,
+    or `error: <problem> (line N)` for a bad card number (never shown). Exit code 2: an
+    unusable key file (nothing printed), or, after the last line, any bad card number.
     """
     from facility_edge.pseudonym import print_pseudonyms
 

@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from facility_edge.errors import ConfigError
 
 NodeId = Annotated[str, Field(pattern=ID_PATTERN, description="id usable as an MQTT topic level")]
-_SECRET_FIELDS = frozenset({"password", "secret"})
+#: A field whose name holds one of these is a secret: its value is never shown.
+_SECRET_WORDS = ("password", "passwd", "secret", "token")
 
 
 class _Section(BaseModel):
@@ -215,8 +216,9 @@ class HealthKioskConfig(_Section):
 
     type: Literal["health_kiosk"] = Field(description="Device kind: 'health_kiosk'.")
     id: NodeId = Field(
-        description="Reader id: its state in the agent's status (devices map) and its "
-        "local client id 'edge-<agent.id>-<id>'. Events carry the kiosk's id instead."
+        description="Reader id: its state in the agent's status (devices map; each "
+        "accepted kiosk's id shows the same state) and its local client id "
+        "'edge-<agent.id>-<id>'. Events carry the kiosk's id instead."
     )
     broker: str = Field(
         "mqtt://127.0.0.1:1884",
@@ -228,8 +230,9 @@ class HealthKioskConfig(_Section):
     password: SecretStr | None = Field(None, description="Local broker password (never logged).")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, seconds.")
     key_file: Path = Field(
-        description="The complex's pseudonym key: a file of >= 16 random bytes, as hex text "
-        "(`facility edge new-key`) or raw; mode 0600 or 0640, never readable by others."
+        description="The complex's pseudonym key: a file of exactly 64 hex digits "
+        "(`facility edge new-key`; whitespace around them allowed) or 32 raw binary bytes; "
+        "mode 0600 or 0640, never readable by others."
     )
     kiosks: dict[NodeId, NodeId] = Field(
         default_factory=dict,
@@ -338,8 +341,9 @@ def _problem(err: Any) -> str:
     """One validation error as ``field: message (value ...)``.
 
     The value is left out for an unknown key (it may be a misspelt secret, e.g.
-    ``mqtt.passwrd``), hidden for secret fields, and only named by its type for a
-    whole mapping or list (a section may hold a secret).
+    ``mqtt.passwrd``), hidden for secret fields (names holding password, passwd, secret
+    or token), only named by its type for a whole mapping or list (a section may hold a
+    secret), and shown with a URL's user and password masked (:class:`ConfigError`).
     """
     loc = tuple(err["loc"])
     where = _where(loc)
@@ -348,7 +352,7 @@ def _problem(err: Any) -> str:
         return f"{where}: field required"
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key (not allowed here; check the spelling)"
-    if any(str(p) in _SECRET_FIELDS for p in loc):
+    if any(word in str(p).lower() for p in loc for word in _SECRET_WORDS):
         return f"{where}: {err['msg']} (value hidden: secret)"
     if isinstance(value, dict | list):
         kind = "mapping" if isinstance(value, dict) else "list"

@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
+#: The user information of a URL (``scheme://user:password@``): greedy up to the last
+#: ``@`` of the word, so a password holding ``@`` or ``/`` is hidden too.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s'\"]*@")
+
+
+def mask_userinfo(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``.
+
+    ``mqtt://edge:pw@127.0.0.1:1884`` -> ``mqtt://***@127.0.0.1:1884`` (RFC 3986,
+    section 3.2.1: userinfo, which "SHOULD NOT" hold a password, but configs do).
+    """
+    return _USERINFO.sub(r"\1***@", text)
+
 
 class EdgeError(Exception):
     """Base of every error the edge agent raises on purpose."""
@@ -14,11 +29,13 @@ class ConfigError(EdgeError):
         path: the file that was loaded.
         problems: one line per problem, each naming the field path and the value.
 
-    Its message has one line per problem: ``FILE: field: message (value ...)``.
+    Its message has one line per problem: ``FILE: field: message (value ...)``; the
+    user and password of any URL in a problem are masked (:func:`mask_userinfo`).
     """
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
+        problems = [mask_userinfo(p) for p in problems]
         self.problems = problems
         super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
 

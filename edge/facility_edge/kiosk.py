@@ -12,7 +12,8 @@ turns one such message into:
   ``ts``/``synced`` = the kiosk's (see :func:`event_time`); or
 - for a message that breaks the contract (not JSON, impossible value, unit not the
   type's, systolic below diastolic, a kiosk not accepted, ...): a ``device.notice``
-  draft with code ``reading_rejected`` and detail ``reason=R field=F``.
+  draft with code ``reading_rejected`` and detail ``reason=R field=F`` (a message over
+  4,096 bytes: ``reason=too_large size=N``, N in bytes).
 
 The card number goes nowhere: not into events, notices, logs or errors (a field name
 is shown only when it is one of the contract's, see :func:`safe_field`), and reading
@@ -59,11 +60,16 @@ def safe_field(field: str) -> str:
     return ".".join(p if p in _KNOWN_FIELDS or _INDEX.match(p) else "?" for p in field.split("."))
 
 
-def rejection_detail(reason: str, field: str) -> str:
-    """The ``reading_rejected`` notice detail: ``reason=R field=F`` (no values)."""
+def rejection_detail(reason: str, field: str, size: int | None = None) -> str:
+    """The ``reading_rejected`` notice detail: ``reason=R field=F`` (no values), with
+    ``size=N`` (bytes) for a message too large; parts without a value are left out."""
     reason = reason if re.fullmatch(r"[a-z_]{1,40}", reason) else "bad_value"
-    field = safe_field(field)
-    return f"reason={reason} field={field}" if field else f"reason={reason}"
+    parts = [f"reason={reason}"]
+    if field := safe_field(field):
+        parts.append(f"field={field}")
+    if size is not None:
+        parts.append(f"size={size}")
+    return " ".join(parts)
 
 
 def event_time(
@@ -103,6 +109,7 @@ class Outcome:
             no accepted kiosk).
         session: the session (event) id when the message decoded, else None.
         reason, field: the contract error of a rejected message (field made safe).
+        detail: the notice detail of a rejected message (:func:`rejection_detail`).
     """
 
     result: Literal["accepted", "rejected"]
@@ -110,6 +117,7 @@ class Outcome:
     session: str | None = None
     reason: str = ""
     field: str = ""
+    detail: str = ""
 
 
 class KioskCore:
@@ -180,10 +188,11 @@ class KioskCore:
         self, device: str, session_id: str | None, exc: ContractError
     ) -> tuple[Draft, Outcome]:
         self.rejected[exc.reason] += 1
-        detail = rejection_detail(exc.reason, exc.field)
+        size = exc.value if exc.reason == "too_large" and isinstance(exc.value, int) else None
+        detail = rejection_detail(exc.reason, exc.field, size)
         draft = Draft(device, DeviceNoticeBody(code="reading_rejected", detail=detail))
-        outcome = Outcome("rejected", device, session_id, exc.reason, safe_field(exc.field))
-        return draft, outcome
+        field = safe_field(exc.field)
+        return draft, Outcome("rejected", device, session_id, exc.reason, field, detail)
 
 
 def topic_kiosk(topic: str) -> str | None:

@@ -18,6 +18,12 @@ paho's network thread only queues messages; one worker thread records them in or
 and acks. When the outbox refuses (full, I/O error) the worker retries the same message
 every :data:`RETRY_S` with the reader state ``outbox_full``/``outbox_error``, without
 acking: on stop, the message stays with the broker for the next start.
+
+The reader's state shows in the agent's status (``Status.devices``) under the reader's
+id and under each accepted kiosk's id (the kiosk's registry code): the listed
+``kiosks`` from the start, a kiosk accepted through ``other_kiosks_space`` from its first
+session on. A kiosk's state is its reader's (``reading`` while the local broker is
+reachable): the local broker gives no sign of a kiosk being switched off.
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ class KioskReader:
         cfg: the device's configuration.
         recorder: numbers, stamps and stores events.
         states: where the reader state is shown (``starting``, ``reading``,
-            ``disconnected``, ``outbox_full``, ``outbox_error``).
+            ``disconnected``, ``outbox_full``, ``outbox_error``), under the reader's id
+            and each accepted kiosk's id.
         key: the complex's pseudonym key.
         agent_id: the agent's id (client id; device of notices naming no kiosk).
     """
@@ -97,7 +104,18 @@ class KioskReader:
         )
         self._configure()
         self._worker = threading.Thread(target=self._work, name=f"kiosk-{cfg.id}", daemon=True)
-        states.set(cfg.id, "starting")
+        self._shown = list(dict.fromkeys([cfg.id, *sorted(cfg.kiosks)]))  # ids with its state
+        self._show("starting")
+
+    def _show(self, state: str) -> None:
+        """Show ``state`` under the reader's id and each accepted kiosk's id."""
+        self.states.set_many(list(self._shown), state)
+
+    def _seen(self, kiosk: str) -> None:
+        """Show the reader's state under ``kiosk`` too (accepted via other_kiosks_space)."""
+        if kiosk not in self._shown:
+            self._shown.append(kiosk)
+            self.states.set(kiosk, self.states.snapshot().get(self.cfg.id, "reading"))
 
     def _configure(self) -> None:
         c, cfg = self.client, self.cfg
@@ -149,18 +167,18 @@ class KioskReader:
         client.subscribe([(t, 1) for t in self.core.subscriptions()])
         self._connected = True
         if self.states.snapshot().get(self.cfg.id) in ("starting", "disconnected"):
-            self.states.set(self.cfg.id, "reading")
+            self._show("reading")
 
     def _on_connect_fail(self, _c: Any, _u: Any) -> None:
         logger.log(*self.link_log.connect_failed("connection failed"))
-        self.states.set(self.cfg.id, "disconnected")
+        self._show("disconnected")
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected = False
         clean = self._stop.is_set() or not getattr(reason, "is_failure", True)
         logger.log(*self.link_log.disconnected(str(reason), clean))
         if not self._stop.is_set():
-            self.states.set(self.cfg.id, "disconnected")
+            self._show("disconnected")
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         self._inbox.put(Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
@@ -184,13 +202,15 @@ class KioskReader:
             try:
                 outcome = self._record(item)
             except OutboxFull:
-                self.states.set(self.cfg.id, "outbox_full")
+                self._show("outbox_full")
             except OutboxError:
-                self.states.set(self.cfg.id, "outbox_error")
+                self._show("outbox_error")
             else:
                 self._log(outcome, item.topic)
                 if self.states.snapshot().get(self.cfg.id) in ("outbox_full", "outbox_error"):
-                    self.states.set(self.cfg.id, "reading" if self._connected else "disconnected")
+                    self._show("reading" if self._connected else "disconnected")
+                if outcome.result == "accepted":
+                    self._seen(outcome.device)
                 return True
             self._stop.wait(RETRY_S)
         return False
@@ -215,12 +235,10 @@ class KioskReader:
     def _log(self, outcome: Outcome, topic: str) -> None:
         if outcome.result == "rejected":  # reason and field only: never card or values
             logger.warning(
-                "device=%s kiosk message on %s rejected: reason=%s field=%s session=%s "
-                "(rejected so far: %s)",
+                "device=%s kiosk message on %s rejected: %s session=%s (rejected so far: %s)",
                 outcome.device,
                 topic,
-                outcome.reason,
-                outcome.field or "-",
+                outcome.detail,
                 outcome.session or "-",
                 dict(self.core.rejected),
             )

@@ -10,12 +10,20 @@ Tables: ``events`` (``pos`` = append order), ``state`` (key -> text) and
 ``rejected`` (stored payloads that no longer decode: kept for inspection, never sent).
 Send times live in memory (:class:`~facility_edge.outbox.SentTimes`), so only appends
 and acks write to the disk (one synchronous transaction each).
+
+The file holds member pseudonyms and reading values until the gateway confirms them
+(health data, PIPL art. 28 and 51): it is created mode 0600, and SQLite gives its
+``-wal`` and ``-shm`` files the database file's mode (SQLite's unix VFS). An older
+outbox (or ``-wal``/``-shm``) open to the group or others is tightened to 0600 with a
+warning; a folder writable by others is refused (:func:`prepare_private`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 #: SQLite page cache, KiB (the default is 2,000; the outbox reads mostly its head).
 CACHE_KIB = 512
+#: Mode of the outbox file and of its ``-wal`` and ``-shm``: the agent's user only.
+FILE_MODE = 0o600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -46,16 +56,52 @@ CREATE TABLE IF NOT EXISTS rejected (id TEXT, payload BLOB, reason TEXT);
 """
 
 
+def prepare_private(path: Path) -> None:
+    """Make ``path`` (created if missing) and its ``-wal``/``-shm`` mode 0600 before
+    SQLite opens it, after checking its folder.
+
+    Raises:
+        OutboxError: the folder is missing or writable by other users (they could
+            replace the outbox), or a file cannot be created or made 0600.
+    """
+    try:
+        folder = stat.S_IMODE(path.parent.stat().st_mode)
+    except OSError as exc:
+        raise OutboxError(f"outbox folder {path.parent}: {exc.strerror}") from exc
+    if folder & stat.S_IWOTH:
+        raise OutboxError(
+            f"outbox folder {path.parent} is writable by other users (mode {folder:04o}); "
+            "chmod 0750 or 0700"
+        )
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    except OSError as exc:
+        raise OutboxError(f"cannot create outbox {path}: {exc.strerror}") from exc
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(file, FILE_MODE)
+                logger.warning("outbox file %s was mode %04o: made %04o", file, mode, FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise OutboxError(
+                f"outbox file {file} cannot be made mode 0600: {exc.strerror}"
+            ) from exc
+
+
 class SqliteOutbox:
     """The outbox in a SQLite file. Thread-safe (one connection behind a lock).
 
     Args:
-        path: the database file (its folder must exist).
+        path: the database file (its folder must exist, not writable by others).
         max_events: most events kept.
         ack_timeout_ms: re-send unconfirmed events after this many ms.
 
     Raises:
-        OutboxError: the file cannot be opened or is not an outbox.
+        OutboxError: the file cannot be opened or is not an outbox, or its folder or
+            mode is unsafe (:func:`prepare_private`).
     """
 
     def __init__(
@@ -66,6 +112,7 @@ class SqliteOutbox:
         self.ack_timeout_ms = ack_timeout_ms
         self._lock = threading.Lock()
         self._sent = SentTimes(ack_timeout_ms)
+        prepare_private(self.path)
         try:
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30

@@ -6,11 +6,16 @@ HMAC-SHA256). One key per complex, kept on the edge board (and at the enrolment 
 only: whoever holds it can test card numbers against pseudonyms, so it never leaves
 the complex. Losing it makes new pseudonyms differ from the enrolled ones.
 
-File format: at least :data:`~facility_contracts.vitals.MIN_KEY_BYTES` (16) random
-bytes, either as hex text (``0-9a-f``, an even number of digits, surrounding
-whitespace ignored; what :func:`new_key_file` writes: 32 bytes = 64 digits) or raw
-binary. The file must not be readable or writable by others (mode 0600, or 0640 with
-the agent's group): :func:`load_key` refuses it otherwise.
+File format (:func:`parse_key`; one reading only, so a key never silently becomes
+another): 32 random bytes as **exactly 64 hex digits** (``0-9``, ``a-f`` or ``A-F``),
+optionally surrounded by whitespace and newlines: what :func:`new_key_file` and
+``openssl rand -hex 32`` write. A UTF-8 byte order mark before the digits (Windows
+Notepad) is ignored with a warning. Refused, naming the file and the problem (never the
+key): a ``0x`` prefix, whitespace or any other character among the digits, an odd
+number of digits, any count but 64, UTF-16 text. A file that is not text (not UTF-8, or
+with control characters) is a raw binary key and must be exactly 32 bytes. The file must
+not be readable or writable by others (mode 0600, or 0640 with the agent's group):
+:func:`load_key` refuses it otherwise.
 
 One-liner equivalent of :func:`new_key_file`::
 
@@ -19,27 +24,34 @@ One-liner equivalent of :func:`new_key_file`::
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
 from facility_contracts.errors import ContractError
-from facility_contracts.vitals import MIN_KEY_BYTES, pseudonymise
+from facility_contracts.vitals import pseudonymise
 
 from facility_edge.config import EdgeConfig
 from facility_edge.errors import ConfigError
 
-#: Bytes of a key made by :func:`new_key_file` (256 bits, the HMAC-SHA256 block's half).
+logger = logging.getLogger(__name__)
+
+#: Bytes of a key (256 bits, the HMAC-SHA256 block's half); hex text: twice as many digits.
 NEW_KEY_BYTES = 32
-_HEX = re.compile(rb"(?:[0-9a-fA-F]{2})+")
+KEY_HEX_DIGITS = 2 * NEW_KEY_BYTES
+_BOM = b"\xef\xbb\xbf"
+_NOT_HEX = re.compile(r"[^0-9a-fA-F]")
+#: Control characters that text may hold: whitespace.
+_TEXT_CONTROLS = frozenset("\t\n\r\v\f")
 
 
 class KeyFileError(ConfigError):
-    """The pseudonym key file is missing, unreadable, too short or open to others.
+    """The pseudonym key file is missing, unreadable, not in the format or open to others.
 
     Its message is ``FILE: problem`` (never the key itself).
     """
@@ -49,19 +61,58 @@ class KeyFileError(ConfigError):
 
 
 def parse_key(data: bytes) -> bytes:
-    """The key in a key file's bytes: hex text decoded, otherwise the raw bytes.
+    """The 32-byte key in a key file's bytes (format: see the module docstring).
 
     Raises:
-        ValueError: fewer than 16 key bytes.
+        ValueError: what is wrong, as ``pseudonym key file <problem>`` reads; it never
+            shows a digit or byte of the key.
     """
-    text = data.strip()
-    key = bytes.fromhex(text.decode()) if _HEX.fullmatch(text) else data
-    if len(key) < MIN_KEY_BYTES:
-        form = "as hex text" if key is not data else "raw"
+    text = _as_text(data)
+    if text is not None:
+        return _hex_key(text)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError("is UTF-16 text; save the 64 hex digits as plain ASCII text")
+    if len(data) != NEW_KEY_BYTES:
         raise ValueError(
-            f"holds {len(key)} key bytes ({form}); at least {MIN_KEY_BYTES} random bytes needed"
+            f"holds {len(data)} bytes that are not text; a raw binary key is exactly "
+            f"{NEW_KEY_BYTES} bytes (hex text: exactly {KEY_HEX_DIGITS} hex digits)"
         )
-    return key
+    return data
+
+
+def _as_text(data: bytes) -> str | None:
+    """``data`` as text (UTF-8, a byte order mark dropped), or None when it is not text:
+    not UTF-8, or holding control characters other than whitespace."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    controls = (c for c in text if (ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0))
+    return None if any(c not in _TEXT_CONTROLS for c in controls) else text
+
+
+def _hex_key(text: str) -> bytes:
+    """The key in hex text: exactly 64 hex digits, whitespace around them only."""
+    digits = text.strip()
+    if not digits:
+        raise ValueError("is empty or blank (no hex digits)")
+    if digits[:2] in ("0x", "0X"):
+        raise ValueError(f"starts with 0x; write the {KEY_HEX_DIGITS} hex digits alone")
+    bad = _NOT_HEX.search(digits)
+    skipped = len(text) - len(text.lstrip())  # count characters from the file's start
+    if bad is not None:
+        what = "whitespace" if bad.group().isspace() else "a character that is not a hex digit"
+        raise ValueError(
+            f"has {what} at character {skipped + bad.start() + 1} of its text; a key file holds "
+            f"exactly {KEY_HEX_DIGITS} hex digits (0-9, a-f) and nothing else"
+        )
+    if len(digits) != KEY_HEX_DIGITS:
+        odd = " (an odd number: a digit missing or extra?)" if len(digits) % 2 else ""
+        raise ValueError(
+            f"holds {len(digits)} hex digits{odd}; a key file holds exactly "
+            f"{KEY_HEX_DIGITS} ({NEW_KEY_BYTES} bytes, as `new-key` writes them)"
+        )
+    return bytes.fromhex(digits)
 
 
 def load_key(path: Path) -> bytes:
@@ -69,7 +120,7 @@ def load_key(path: Path) -> bytes:
 
     Raises:
         KeyFileError: missing or unreadable file, mode open to others (``o+r`` or
-            ``o+w``), or fewer than 16 key bytes.
+            ``o+w``), or content not in the key file format (:func:`parse_key`).
     """
     try:
         mode = path.stat().st_mode
@@ -84,14 +135,19 @@ def load_key(path: Path) -> bytes:
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise KeyFileError(
-            path, "pseudonym key file missing; make one with `facility edge new-key --out FILE`"
+            path,
+            "pseudonym key file missing; make one with `facility edge new-key --out FILE` "
+            "(on a board: `python -m facility_edge new-key --out FILE`)",
         ) from exc
     except OSError as exc:
         raise KeyFileError(path, f"pseudonym key file unreadable: {exc.strerror}") from exc
     try:
-        return parse_key(data)
+        key = parse_key(data)
     except ValueError as exc:
         raise KeyFileError(path, f"pseudonym key file {exc}") from exc
+    if data.startswith(_BOM) and key != data:
+        logger.warning("%s: UTF-8 byte order mark before the key's hex digits ignored", path)
+    return key
 
 
 def new_key_file(path: Path) -> None:
@@ -126,48 +182,47 @@ def check_key_files(cfg: EdgeConfig) -> None:
             load_key(dev.key_file)
 
 
-def print_pseudonyms(key_file: Path, cards: Iterable[str], out: TextIO, err: TextIO) -> int:
-    """The enrolment desk's command: one pseudonym per card number (blank lines skipped).
+def print_pseudonyms(key_file: Path, lines: Iterable[str], out: TextIO, err: TextIO) -> int:
+    """The enrolment desk's command: exactly one output line per input line, in order.
+
+    Output line ``N`` is the pseudonym of input line ``N``'s card number, an empty line
+    for a blank input line, or ``error: <problem> (line N)`` for a bad card number (the
+    card is never shown); every line is handled, so outputs stay aligned with inputs.
 
     Returns:
-        The exit code: 0, or 2 for an unusable key file or a bad card number (named by
-        its position among the cards, never shown) after which nothing more is printed.
+        The exit code: 0; 2 after the last line when a line was bad (their numbers on
+        ``err``); 2 at once, nothing on ``out``, for an unusable key file.
     """
-
-    def run() -> None:
+    try:
         key = load_key(key_file)
-        for n, card in enumerate((c.strip() for c in cards if c.strip()), start=1):
-            try:
-                print(pseudonymise(card, key), file=out)
-            except ContractError as exc:
-                raise _Refused(f"card {n}: {exc.message}") from exc
-
-    return _reported(run, err)
+    except KeyFileError as exc:
+        print(exc, file=err)
+        return 2
+    bad: list[int] = []
+    for n, line in enumerate(lines, start=1):
+        card = line.strip()
+        try:
+            print(pseudonymise(card, key) if card else "", file=out)
+        except ContractError as exc:
+            bad.append(n)
+            print(f"error: {exc.message} (line {n})", file=out)
+    if bad:
+        listed = ", ".join(map(str, bad[:20])) + (", ..." if len(bad) > 20 else "")
+        print(f"{len(bad)} bad card number(s), no pseudonym on line(s) {listed}", file=err)
+        return 2
+    return 0
 
 
 def make_key_file(path: Path, out: TextIO, err: TextIO) -> int:
     """The key command: :func:`new_key_file`, reported; returns the exit code (0 or 2)."""
-
-    def run() -> None:
-        new_key_file(path)
-        print(
-            f"{path}: new pseudonym key written (mode 0600); give it to the agent's group "
-            "with chgrp and chmod 640",
-            file=out,
-        )
-
-    return _reported(run, err)
-
-
-class _Refused(Exception):
-    """A command's problem, already worded for its user."""
-
-
-def _reported(run: Callable[[], None], err: TextIO) -> int:
-    """Run a key command: 0, or 2 after printing why it was refused."""
     try:
-        run()
-    except (KeyFileError, _Refused) as exc:
+        new_key_file(path)
+    except KeyFileError as exc:
         print(exc, file=err)
         return 2
+    print(
+        f"{path}: new pseudonym key written (mode 0600); give it to the agent's group "
+        "with chgrp and chmod 640",
+        file=out,
+    )
     return 0

@@ -19,6 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from facility_edge.config import EdgeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +65,54 @@ def stop_on_signal(stop: threading.Event) -> Callable[[int, object], None]:
     return handler
 
 
-def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> int:
-    """Load the configuration and run the agent until SIGTERM/SIGINT; returns the exit code."""
-    limit_malloc_arenas()
+def load_checked(config: Path) -> EdgeConfig | None:
+    """The configuration with its kiosks' key files checked; None after writing each
+    problem to stderr (``FILE: field: problem``, secrets never shown)."""
     from facility_edge.config import load_config
     from facility_edge.errors import ConfigError
     from facility_edge.pseudonym import check_key_files
 
-    setup_logging(log_level)
     try:
         cfg = load_config(config)
         check_key_files(cfg)  # a kiosk's pseudonym key: refuse to start without it
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
+        return None
+    return cfg
+
+
+def describe(config: Path, cfg: EdgeConfig) -> str:
+    """One line saying what a valid configuration runs (secrets never shown)."""
+    from facility_edge.errors import mask_userinfo
+
+    where = {
+        d.id: mask_userinfo(
+            str(getattr(d, "port", None) or getattr(d, "source", None) or getattr(d, "broker", "?"))
+        )
+        for d in cfg.devices
+    }
+    kinds = ", ".join(f"{d.id} ({d.type} on {where[d.id]})" for d in cfg.devices) or "none"
+    return (
+        f"{config}: ok: agent {cfg.agent.id} at site {cfg.agent.site}, "
+        f"broker {cfg.mqtt.host}:{cfg.mqtt.port} (MQTT {cfg.mqtt.protocol}), devices: {kinds}"
+    )
+
+
+def check_config(config: Path) -> int:
+    """``check --config F``: 0 and a summary on stdout, or 2 and the problems on stderr."""
+    cfg = load_checked(config)
+    if cfg is None:
+        return 2
+    sys.stdout.write(describe(config, cfg) + "\n")
+    return 0
+
+
+def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> int:
+    """Load the configuration and run the agent until SIGTERM/SIGINT; returns the exit code."""
+    limit_malloc_arenas()
+    setup_logging(log_level)
+    cfg = load_checked(config)
+    if cfg is None:
         return 2
     from facility_edge.agent import Agent
 
@@ -90,9 +129,10 @@ def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> in
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``run --config F [--log-level L] [--flush-s S]`` and run; or the health
-    kiosk key commands a board without the ``facility`` command needs: ``new-key --out F``
-    and ``pseudonym --key-file F [CARD ...]`` (cards from stdin when none is given)."""
+    """Parse ``run --config F [--log-level L] [--flush-s S]`` and run; or what a board
+    without the ``facility`` command needs: ``check --config F`` (exit 2: invalid), and the
+    health kiosk key commands ``new-key --out F`` and ``pseudonym --key-file F [CARD ...]``
+    (cards from stdin when none is given)."""
     parser = argparse.ArgumentParser(
         prog="python -m facility_edge", description="Run the facility edge agent."
     )
@@ -101,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", "-c", type=Path, required=True, help="YAML configuration file")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     run.add_argument("--flush-s", type=float, default=3.0, help="seconds to flush on stop")
+    check = sub.add_parser("check", help="validate the configuration and kiosk key files")
+    check.add_argument("--config", "-c", type=Path, required=True, help="YAML configuration file")
     key = sub.add_parser("new-key", help="create the complex's pseudonym key file (0600)")
     key.add_argument("--out", "-o", type=Path, required=True, help="key file to create")
     pseudo = sub.add_parser("pseudonym", help="print the pseudonym of each card number")
@@ -109,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_agent(args.config, args.log_level, args.flush_s)
+    if args.command == "check":
+        return check_config(args.config)
     from facility_edge.pseudonym import make_key_file, print_pseudonyms
 
     if args.command == "new-key":

@@ -7,6 +7,10 @@ Reader states (short strings, at most 40 characters, shown in ``Status.devices``
 ``disconnected``   port lost or cannot be opened; retrying
 ``outbox_full``    ALERT: the outbox refused events (``outbox.max_events`` reached)
 ``outbox_error``   ALERT: the outbox could not write (disk full, I/O error)
+
+A ``health_kiosk`` reader shows its state under its own id and under the id of each
+kiosk it accepts (the registry's device codes), so the server's device health maps the
+kiosks (:mod:`facility_edge.kiosk_reader`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from facility_contracts.envelope import Status
@@ -39,14 +43,18 @@ class DeviceStates:
         self._on_change = on_change
 
     def set(self, device: str, state: str) -> None:
+        self.set_many([device], state)
+
+    def set_many(self, devices: Iterable[str], state: str) -> None:
+        """Set ``state`` for each of ``devices`` at once (one ``on_change`` call)."""
         with self._lock:
-            old = self._states.get(device)
-            self._states[device] = state
-        if old != state:
+            changed = {d: self._states.get(d) for d in devices if self._states.get(d) != state}
+            self._states.update(dict.fromkeys(changed, state))
+        for device, old in changed.items():
             log = logger.error if state in ALERT_STATES else logger.info
             log("device=%s reader state %s -> %s", device, old, state)
-            if self._on_change is not None:
-                self._on_change()
+        if changed and self._on_change is not None:
+            self._on_change()
 
     def snapshot(self) -> dict[str, str]:
         with self._lock:

@@ -84,7 +84,8 @@ def acknowledge(alert: Alert, by: str, now: datetime) -> None:
         AlertStateError: unless the alert is open.
     """
     if alert.state != "open":
-        raise AlertStateError(f"cannot acknowledge a {alert.state} alert")
+        article = "an" if alert.state[:1] in "aeiou" else "a"
+        raise AlertStateError(f"cannot acknowledge {article} {alert.state} alert")
     alert.state, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, by
 
 

@@ -11,7 +11,7 @@ every round of the day is decided:
 - ``tick_first_s`` (its CPU time ``tick_first_cpu_s``): the first tick of a new process
   (new engine, every cache empty) with nothing stored for the day: it loads every rule
   and the day's check-ins, evaluates all 66,000 occurrences, writes them all and opens
-  about 4,300 "missed" alerts. The slowest tick: a server's first start, or a server
+  about 4,600 "missed" alerts. The slowest tick: a server's first start, or a server
   that was down all day;
 - ``tick_restart_s``: a new process's first tick when the day is already stored: it
   evaluates everything again and compares it with the stored rows, writing nothing;

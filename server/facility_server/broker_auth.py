@@ -1,6 +1,7 @@
 """The production broker's password and ACL files, generated from the device registry.
 
-``facility server export-broker-auth --db URL --out DIR`` writes three files to ``DIR``:
+``facility server export-broker-auth --db URL --out DIR`` (:mod:`.broker_auth_export`)
+writes three files to ``DIR``:
 
 ``passwd``
     Mosquitto's password file: ``username:$7$ITERATIONS$SALT$HASH`` per line, the
@@ -26,33 +27,29 @@ made from the other. So the export is the one place that issues broker secrets:
 - a device whose registry secret the broker cannot know (issued through
   ``POST /devices/{id}/credentials``, or ``DIR`` lost) is reported and nothing is written
   until it is rotated (``--rotate USERNAME``): rotating silently would cut it off;
+- a credential in the current files that the registry no longer has is not dropped
+  without ``--allow-removal`` (a wrong ``--db`` must not lock every device out);
 - services (gateway, server, health check) take their passwords from the environment
-  (``FACILITY_BROKER_GATEWAY_PASSWORD`` ...), else keep their line, else get a new one.
+  (``FACILITY_BROKER_GATEWAY_PASSWORD`` ...), else keep their line; a service with
+  neither gets a new password only with ``--new-service-passwords`` (it must then be
+  copied into ``deploy/.env``, or the service cannot connect).
 
 User names are ``{site}.{device}`` for devices (as the API issues them) and
 ``facility-gateway``, ``facility-server``, ``facility-health`` for services.
+This module is pure (no files, no database).
 """
 
 from __future__ import annotations
 
 import base64
+import difflib
 import hashlib
 import hmac
-import json
-import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated
 
-import typer
 from facility_contracts.topics import PREFIX
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
-
-from facility_server.auth.passwords import hash_secret
-from facility_server.models import Complex, Device
 
 #: PBKDF2 iterations of ``mosquitto_passwd`` 2.0 (its default). Device secrets are 192-bit
 #: random tokens, so the iteration count is not what protects them.
@@ -148,7 +145,8 @@ def device_principals(rows: Iterable[DeviceRow]) -> tuple[list[Principal], list[
     for r in rows:
         if r.transport != "mqtt" and r.via is not None:
             served.setdefault((r.site, r.via), []).append(r.code)
-    out, covered = [], set()
+    out: list[Principal] = []
+    covered: set[tuple[str, str]] = set()
     for r in rows:
         if r.transport != "mqtt":
             continue
@@ -267,112 +265,52 @@ def plan_auth(
     return plan
 
 
-def load_devices(session: Session) -> list[DeviceRow]:
-    """Every registry device with its complex's site id and its edge agent's code."""
-    via = aliased(Device)
-    stmt = (
-        select(Device, Complex.site_id, via.code)
-        .join(Complex, Complex.id == Device.complex_id)
-        .outerjoin(via, via.id == Device.via_id)
-        .order_by(Complex.site_id, Device.code)
-    )
-    return [
-        DeviceRow(d.id, site, d.code, d.transport, via_code, d.mqtt_secret_hash)
-        for d, site, via_code in session.execute(stmt)
-    ]
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    """What an export did: new secrets (print once), skipped serial devices, principals."""
-
-    issued: dict[str, str]
-    skipped: list[str]
-    principals: int
-
-
-def export_broker_auth(
-    session: Session, out: Path, *, env: Mapping[str, str], rotate: Iterable[str] = ()
-) -> ExportResult:
-    """Generate ``passwd``, ``acl`` and the state file in ``out``; the caller commits.
-
-    Registry hashes of new secrets are set in ``session`` before the files are written.
+def check_rotate(
+    rotate: Iterable[str],
+    principals: Iterable[Principal],
+    rows: Iterable[DeviceRow],
+    env: Mapping[str, str],
+) -> None:
+    """Refuse ``--rotate`` names that would rotate nothing.
 
     Raises:
-        BrokerAuthError: devices whose secret the broker cannot know (rotate them).
+        BrokerAuthError: a name that is no credential (a typo: close names suggested), a
+            serial device (its edge agent holds the credential), or a service whose
+            password comes from the environment (change it there).
     """
-    rows = load_devices(session)
-    devices, skipped = device_principals(rows)
-    principals = service_principals() + devices
-    passwd_path, state_path = out / "passwd", out / STATE_FILE
-    old_passwd = parse_passwd(passwd_path.read_text()) if passwd_path.exists() else {}
-    old_state = json.loads(state_path.read_text())["devices"] if state_path.exists() else {}
-    plan = plan_auth(
-        principals,
-        passwd=old_passwd,
-        state=old_state,
-        registry={r.id: r.secret_hash for r in rows},
-        env=env,
-        rotate=rotate,
-    )
-    if plan.unknown:
-        raise BrokerAuthError(
-            "the broker cannot know the secrets of "
-            + ", ".join(plan.unknown)
-            + " (issued elsewhere, or the output folder is new): rotate them with --rotate"
-        )
-    by_id = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(plan.registry)))}
-    names = {p.device_id: p.username for p in devices}
-    for device_id, secret in plan.registry.items():
-        row = by_id[device_id]
-        row.mqtt_username = names[device_id]
-        row.mqtt_secret_hash = hash_secret(secret)
-        plan.state[names[device_id]] = fingerprint(row.mqtt_secret_hash)
-    session.flush()
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out / "acl", render_acl(principals))
-    _write(passwd_path, render_passwd(plan.passwd))
-    _write(state_path, json.dumps({"version": 1, "devices": plan.state}, indent=2, sort_keys=True))
-    return ExportResult(plan.issued, skipped, len(principals))
+    users = {p.username: p for p in principals}
+    others = {f"{r.site}.{r.code}": r for r in rows if f"{r.site}.{r.code}" not in users}
+    problems = []
+    for name in sorted(set(rotate) - {"*"}):
+        p, row = users.get(name), others.get(name)
+        if row is not None:
+            agent = f"; its edge agent {row.site}.{row.via} publishes for it" if row.via else ""
+            problems.append(f"{name} is a {row.transport} device with no broker credential{agent}")
+        elif p is None:
+            close = difflib.get_close_matches(name, list(users), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            problems.append(f"{name!r} is no device or service of the registry{hint}")
+        elif p.env and env.get(p.env):
+            problems.append(f"{name}: its password comes from {p.env}; change it there")
+    if problems:
+        raise BrokerAuthError("--rotate: " + "; ".join(problems))
 
 
-def export_broker_auth_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Folder for passwd, acl and state.")],
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: settings).")
-    ] = None,
-    rotate: Annotated[
-        list[str] | None,
-        typer.Option("--rotate", help="User name to give a new secret ('*': every device)."),
-    ] = None,
-) -> None:
-    """Write Mosquitto's password and ACL files from the registry; new secrets printed once."""
-    from facility_server.core.db import make_engine, session_factory, session_scope
-    from facility_server.core.migrate import upgrade
-    from facility_server.core.settings import get_settings
+def removed_users(
+    principals: Iterable[Principal], passwd: Mapping[str, str], state: Mapping[str, str]
+) -> list[str]:
+    """User names of the current files (password lines, state) that the export would drop."""
+    keep = {p.username for p in principals}
+    return sorted((set(passwd) | set(state)) - keep)
 
-    url = db or get_settings().database_url
-    upgrade(url)
-    try:
-        with session_scope(session_factory(make_engine(url))) as session:
-            result = export_broker_auth(session, out, env=os.environ, rotate=rotate or ())
-    except BrokerAuthError as exc:
-        typer.echo(f"export-broker-auth: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    for name in result.skipped:
-        typer.echo(f"skipped {name}: a serial device read by no edge agent", err=True)
-    typer.echo(
-        f"{out}: {result.principals} credentials, {len(result.issued)} new secret(s) "
-        "(shown once below: user secret); reload the broker",
-        err=True,
-    )
-    for user, secret in sorted(result.issued.items()):
-        typer.echo(f"{user} {secret}")
+
+def missing_service_passwords(
+    principals: Iterable[Principal], plan: AuthPlan, rotate: Iterable[str]
+) -> dict[str, str]:
+    """Services the plan invented a password for without being asked: user -> variable."""
+    asked = set(rotate)
+    return {
+        p.username: p.env or ""
+        for p in principals
+        if p.device_id is None and p.username in plan.issued and p.username not in asked
+    }

@@ -8,7 +8,9 @@ holiday policy + its time zone). Precedence on a local date, first match wins:
 3. China's calendar (``chinese-calendar``): a statutory public holiday closes the space
    when the policy ``public_holidays`` is ``closed``; a make-up working day (调休上班, a
    weekend day worked) follows the weekly hours of the weekday named by ``makeup_workdays``
-   (``regular`` = its own weekday);
+   (``regular`` = its own weekday). A year the library does not cover yet (the State
+   Council publishes each year's notice in November/December) has no holidays: a WARNING
+   is logged once per year (:func:`china_day_kind`);
 4. the weekly hours of that weekday.
 
 Times are local wall-clock times of the complex (``HH:MM-HH:MM``, ``24:00`` allowed as a close);
@@ -18,6 +20,7 @@ publish its hours; culture >= 28 h/week and health >= 5 days/week are checked on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -26,6 +29,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+_log = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayKind = Literal["normal", "holiday", "makeup_workday"]
@@ -103,18 +108,48 @@ def parse_weekly(hours: Mapping[str, Sequence[str]]) -> dict[int, tuple[Interval
     return weekly
 
 
+#: Years ``chinese-calendar`` has the State Council's holiday notice for (inclusive).
+HOLIDAY_YEARS: tuple[int, int] = (
+    min(chinese_calendar.holidays).year,
+    max(chinese_calendar.holidays).year,
+)
+_warned: set[int] = set()
+
+
+def holiday_calendar_covers(day: date) -> bool:
+    """True when China's holiday calendar is known for ``day``'s year (see HOLIDAY_YEARS)."""
+    return HOLIDAY_YEARS[0] <= day.year <= HOLIDAY_YEARS[1]
+
+
+def holiday_calendar_status(day: date) -> str:
+    """``"available"``, or ``"not available for 2027"`` (days of that year are treated as
+    normal days: add the holidays as calendar exceptions until ``chinese-calendar`` is
+    upgraded)."""
+    return "available" if holiday_calendar_covers(day) else f"not available for {day.year}"
+
+
 def china_day_kind(day: date) -> DayKind:
     """Classify ``day`` by China's State Council holiday calendar (``chinese-calendar``).
 
-    Dates outside the library's coverage count as ``normal``.
+    A day of a year the library does not cover counts as ``normal`` and logs a WARNING
+    once per year and process (``facility_server.opening``): public holidays of that year
+    are then NOT applied; see :func:`holiday_calendar_status` and docs/server.md.
     """
-    try:
-        if day in chinese_calendar.holidays:
-            return "holiday"
-        if day in chinese_calendar.workdays:
-            return "makeup_workday"
-    except NotImplementedError:  # pragma: no cover - future library behaviour
+    if not holiday_calendar_covers(day):
+        if day.year not in _warned:
+            _warned.add(day.year)
+            _log.warning(
+                "holiday calendar not available for %d (chinese-calendar covers %d-%d):"
+                " public holidays of %d are treated as normal days",
+                day.year,
+                *HOLIDAY_YEARS,
+                day.year,
+            )
         return "normal"
+    if day in chinese_calendar.holidays:
+        return "holiday"
+    if day in chinese_calendar.workdays:
+        return "makeup_workday"
     return "normal"
 
 

@@ -4,6 +4,7 @@ show the card number."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -121,6 +122,34 @@ BAD: list[tuple[str, bytes, str, str]] = [
     ("unknown type", reads(r("ldl", 3, "mmol/L")), "bad_value", "readings.0.type"),
     ("kiosk not an id", enc(kiosk="Kiosk 1"), "bad_value", "kiosk"),
     ("too large", enc(pad="x" * MAX_KIOSK_BYTES), "too_large", ""),
+    ("id not a UUID", enc(id="not-a-uuid"), "bad_value", "id"),
+    ("id without dashes", enc(id="0193a0b12c3d7e4f8a5b6c7d8e9f0a1b"), "bad_value", "id"),
+    ("id in braces", enc(id="{0193a0b1-2c3d-7e4f-8a5b-6c7d8e9f0a1b}"), "bad_value", "id"),
+    ("id as a URN", enc(id="urn:uuid:0193a0b1-2c3d-7e4f-8a5b-6c7d8e9f0a1b"), "bad_value", "id"),
+    ("nil UUID", enc(id="00000000-0000-0000-0000-000000000000"), "bad_value", "id"),
+    ("id version 9", enc(id="0193a0b1-2c3d-9e4f-8a5b-6c7d8e9f0a1b"), "bad_value", "id"),
+    ("id Microsoft variant", enc(id="0193a0b1-2c3d-4e4f-ca5b-6c7d8e9f0a1b"), "bad_value", "id"),
+    ("card as the id", enc(id=CARD), "bad_value", "id"),
+    (
+        "card twice",
+        enc().replace(b'"card": ', b'"card": "3301 0600 9999", "card": ', 1),
+        "bad_value",
+        "card",
+    ),
+    (
+        "type twice in a reading",
+        enc().replace(b'"type": "diastolic_bp"', b'"type": "spo2", "type": "diastolic_bp"'),
+        "bad_value",
+        "readings.1.type",
+    ),
+    ("nested too deeply", b"[" * 2000 + b"]" * 2000, "not_json", ""),
+    (
+        "NaN value",
+        reads(r("spo2", 97, "%")).replace(b"97", b"NaN"),
+        "not_finite",
+        "readings.0.value",
+    ),
+    ("ts negative", enc(ts=-1), "out_of_range", "ts"),
 ]
 
 
@@ -173,3 +202,45 @@ def test_no_error_ever_shows_the_card(card: str, breaking: Any) -> None:
     with pytest.raises(ContractError) as err:
         decode_session(breaking(card))
     assert not shows_card(err.value, card)
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        str(uuid.uuid1()),
+        str(uuid.uuid3(uuid.NAMESPACE_URL, "kiosk")),
+        str(uuid.uuid4()),
+        str(uuid.uuid5(uuid.NAMESPACE_URL, "kiosk")),
+        "1f0c9a5e-3b2d-6a10-9c4e-0242ac120002",  # version 6 (RFC 9562 section 5.6)
+        "0193a0b1-2c3d-7e4f-8a5b-6c7d8e9f0a1b",  # version 7
+        "0193a0b1-2c3d-8e4f-bfff-6c7d8e9f0a1b",  # version 8, variant digit b
+    ],
+)
+def test_session_id_is_any_rfc_9562_uuid(session_id: str) -> None:
+    """A UUID of any version 1-8 in canonical text is a session id."""
+    assert decode_session(enc(id=session_id)).id == session_id
+
+
+def test_upper_case_session_id_is_lower_cased() -> None:
+    """Hex digits are case-insensitive on input (RFC 9562 section 4): stored lower-cased,
+    so the same session in either case is one event id."""
+    upper = "0193A0B1-2C3D-7E4F-8A5B-6C7D8E9F0A1B"
+    assert decode_session(enc(id=upper)).id == upper.lower() == GOOD["id"]
+
+
+def test_bad_session_id_error_says_what_a_session_id_is() -> None:
+    """The error for a session id that is not a UUID names the field and the form wanted."""
+    with pytest.raises(ContractError) as err:
+        decode_session(enc(id="not-a-uuid"))
+    assert err.value.field == "id" and "UUID in canonical text" in err.value.message
+
+
+def test_a_repeated_key_is_refused_whichever_copy_is_valid() -> None:
+    """A card given twice is refused even when both copies are valid cards: which one a
+    parser keeps is not defined (RFC 8259 section 4)."""
+    twice = enc().replace(b'"card": ', b'"card": "3301 0600 5678", "card": ', 1)
+    assert json.loads(twice)["card"] == CARD  # Python's parser keeps the last copy
+    with pytest.raises(ContractError) as err:
+        decode_session(twice)
+    assert (err.value.reason, err.value.field) == ("bad_value", "card")
+    assert "3301" not in str(err.value)

@@ -5,28 +5,30 @@ Grafana's HTTP API would (id, version, folder) and answers 404 like grafana-clie
 from __future__ import annotations
 
 import copy
-import http.server
 import importlib.metadata
-import json
-import threading
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any
 
 import pytest
 from facility_dashboards.build import dashboards
 from facility_dashboards.cli import app
-from facility_dashboards.core import FOLDER_TITLE, FOLDER_UID
-from facility_dashboards.push import Step, plan, plan_folder, push
+from facility_dashboards.core import DATASOURCE_UID, FOLDER_TITLE, FOLDER_UID
+from facility_dashboards.push import (
+    Step,
+    check_datasource,
+    grafana_url,
+    plan,
+    plan_folder,
+    push,
+)
 from grafana_client.client import GrafanaClientError
+from grafana_http import INFLUXQL, stored
 from typer.testing import CliRunner
 
 Json = dict[str, Any]
 
 
-def _stored(d: Json, folder: str, version: int = 1) -> Json:
-    return {
-        "dashboard": {**copy.deepcopy(d), "id": 17, "version": version},
-        "meta": {"folderUid": folder},
-    }
+_stored = stored
 
 
 class FakeFolders:
@@ -71,10 +73,21 @@ class FakeDashboards:
         return {"status": "success", "uid": d["uid"], "version": version}
 
 
+class FakeDatasources:
+    def __init__(self) -> None:
+        self.stored: dict[str, Json] = {DATASOURCE_UID: dict(INFLUXQL)}
+
+    def get_datasource_by_uid(self, datasource_uid: str) -> Json:
+        if datasource_uid not in self.stored:
+            raise GrafanaClientError(404, {"message": "Data source not found"}, "Not found")
+        return self.stored[datasource_uid]
+
+
 class FakeGrafana:
     def __init__(self) -> None:
         self.folder = FakeFolders()
         self.dashboard = FakeDashboards()
+        self.datasource = FakeDatasources()
 
 
 def test_plan_creates_what_is_missing() -> None:
@@ -183,62 +196,46 @@ def test_urllib3_is_not_replaced() -> None:
     assert int(importlib.metadata.version("grafana-client").split(".")[0]) < 4
 
 
-class _GrafanaHandler(http.server.BaseHTTPRequestHandler):
-    """Grafana's folder and dashboard endpoints as the HTTP API answers them."""
-
-    folders: ClassVar[dict[str, Json]] = {}
-    boards: ClassVar[dict[str, Json]] = {}
-    writes: ClassVar[list[str]] = []
-    auth: ClassVar[list[str]] = []
-
-    def _reply(self, code: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self.auth.append(self.headers.get("Authorization", ""))
-        kind, _, uid = self.path.removeprefix("/api/").rpartition("/")
-        store = {"folders": self.folders, "dashboards/uid": self.boards}[kind]
-        if uid in store:
-            self._reply(200, store[uid])
-        else:
-            self._reply(404, {"message": "not found"})
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.writes.append(self.path)
-        if self.path == "/api/folders":
-            self.folders[body["uid"]] = {"uid": body["uid"], "title": body["title"], "id": 3}
-            self._reply(200, self.folders[body["uid"]])
-        else:
-            d = body["dashboard"]
-            self.boards[d["uid"]] = _stored(d, body["folderUid"])
-            self._reply(200, {"status": "success", "uid": d["uid"]})
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.mark.parametrize(
+    ("stored", "state"),
+    [
+        ({"type": "influxdb", "jsonData": {"version": "InfluxQL"}}, "ok"),
+        ({"type": "influxdb", "jsonData": {}}, "ok"),  # Grafana's default query language
+        ({"type": "influxdb", "jsonData": {"version": "Flux"}}, "wrong_type"),
+        ({"type": "prometheus", "jsonData": {}}, "wrong_type"),
+        (None, "missing"),
+    ],
+)
+def test_check_datasource(stored: Json | None, state: str) -> None:
+    """The panels' datasource must exist and be InfluxDB queried with InfluxQL."""
+    grafana = FakeGrafana()
+    grafana.datasource.stored = {} if stored is None else {DATASOURCE_UID: stored}
+    got = check_datasource(grafana)
+    assert got.state == state and got.blocks == (state != "ok")
 
 
-def test_push_command_through_grafana_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through grafana-client's HTTP calls: a first push creates all, a second writes nothing."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GrafanaHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_test")
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        first = CliRunner().invoke(app, ["push", "--url", url])
-        assert first.exit_code == 0, first.output
-        assert _GrafanaHandler.writes.count("/api/dashboards/db") == len(dashboards())
-        assert _GrafanaHandler.writes.count("/api/folders") == 1
-        _GrafanaHandler.writes.clear()
-        second = CliRunner().invoke(app, ["push", "--url", url])
-        assert second.exit_code == 0, second.output
-        assert _GrafanaHandler.writes == []
-        assert second.stdout.count("unchanged") == len(dashboards()) + 1  # + the folder
-        assert set(_GrafanaHandler.auth) == {"Bearer glsa_test"}
-    finally:
-        server.shutdown()
+def test_datasource_unreadable_to_the_token_is_unchecked() -> None:
+    """A 403 (the token may not read datasources) is reported as unchecked, not as missing."""
+    grafana = FakeGrafana()
+
+    def forbidden(uid: str) -> Json:
+        raise GrafanaClientError(403, {"message": "permission denied"}, "Forbidden")
+
+    grafana.datasource.get_datasource_by_uid = forbidden  # type: ignore[method-assign]
+    got = check_datasource(grafana)
+    assert got.state == "unchecked" and not got.blocks
+
+
+def test_url_gets_the_slash_grafana_client_needs() -> None:
+    """A sub-path gains its trailing slash; a bare host and query strings stay as they are."""
+    assert grafana_url("http://h/grafana") == "http://h/grafana/"
+    assert grafana_url("https://h:3000/a/b/") == "https://h:3000/a/b/"
+    assert grafana_url("https://h") == "https://h/"
+    assert grafana_url("https://h/g?verify=false") == "https://h/g/?verify=false"
+
+
+def test_check_names_a_missing_folder(tmp_path: Path) -> None:
+    """`dashboards check --root` on a folder that does not exist says so (exit 2)."""
+    result = CliRunner().invoke(app, ["check", "--root", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert f"--root {tmp_path / 'nope'}: no such folder" in result.stderr

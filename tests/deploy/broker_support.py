@@ -11,10 +11,71 @@ import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from facility_cli.services import Mosquitto
+from click.testing import Result
+from facility_cli.services import Mosquitto, free_port
+from facility_server.cli import app
+from facility_server.core.db import make_engine, session_factory, session_scope
+from facility_server.core.migrate import upgrade
+from facility_server.setup.importer import import_setup_text
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+TLS_CONF = ROOT / "deploy" / "mosquitto" / "tls.conf"
+
+SETUP = """
+version: 1
+complex:
+  site_id: {site}
+  name: 测试综合体
+  location:
+    district: {{code: {district}, name: 区}}
+    street: {{code: jd, name: 街道}}
+    community: {{code: sq, name: 社区}}
+spaces:
+  - {{code: kids-play, name: 儿童游乐区, type: kids_play, capacity: 30,
+     hours: {{tue: ["09:00-17:30"]}}}}
+  - {{code: culture, name: 文化室, type: culture, capacity: 30, hours: {{tue: ["09:00-17:30"]}}}}
+devices:
+  - {{code: edge-1, kind: edge_agent, transport: mqtt}}
+  - {{code: dc-kids, kind: door_counter, space: kids-play, transport: serial, via: edge-1}}
+  - {{code: dc-culture, kind: door_counter, space: culture, transport: serial, via: edge-1}}
+  - {{code: edge-2, kind: edge_agent, transport: mqtt}}
+  - {{code: dc-other, kind: door_counter, space: culture, transport: serial, via: edge-2}}
+  - {{code: sat-1, kind: satisfaction_terminal, space: kids-play, transport: mqtt}}
+  - {{code: sat-2, kind: satisfaction_terminal, space: culture, transport: mqtt}}
+"""
+SERVICES = {
+    "FACILITY_BROKER_GATEWAY_PASSWORD": "gw-" + uuid.uuid4().hex,
+    "FACILITY_BROKER_SERVER_PASSWORD": "sv-" + uuid.uuid4().hex,
+    "FACILITY_BROKER_HEALTH_PASSWORD": "hc-" + uuid.uuid4().hex,
+}
+
+
+def make_registry(path: Path, *sites: tuple[str, str]) -> str:
+    """A migrated SQLite registry at ``path`` with one complex per ``(site, district)``."""
+    db = f"sqlite:///{path}"
+    upgrade(db)
+    engine = make_engine(db)
+    with session_scope(session_factory(engine)) as session:
+        for site, district in sites:
+            import_setup_text(session, SETUP.format(site=site, district=district))
+    engine.dispose()
+    return db
+
+
+def run_export(db: str, out: Path, *extra: str, env: dict[str, str | None] | None = None) -> Result:
+    """`facility server export-broker-auth` as an operator runs it (services from SERVICES)."""
+    return CliRunner().invoke(
+        app,
+        ["export-broker-auth", "--db", db, "--out", str(out), *extra],
+        env=SERVICES if env is None else env,  # type: ignore[arg-type]
+    )
+
+
+def printed_secrets(stdout: str) -> dict[str, str]:
+    """``user -> secret`` from the export's stdout (one ``user secret`` per line)."""
+    return dict(line.split(" ", 1) for line in stdout.splitlines() if line.count(" ") == 1)
 
 
 class ProductionMosquitto(Mosquitto):
@@ -22,9 +83,11 @@ class ProductionMosquitto(Mosquitto):
     loopback listener on a free port, the generated files' folder, no persistence, and
     the current user (the container installs the files for the broker's own user)."""
 
-    def __init__(self, workdir: Path, auth_dir: Path) -> None:
+    def __init__(self, workdir: Path, auth_dir: Path, tls_dir: Path | None = None) -> None:
         super().__init__(workdir, persistence=False)
         self.auth_dir = auth_dir
+        self.tls_dir = tls_dir
+        self.tls_port = free_port()
 
     def config(self) -> str:
         text = PRODUCTION_CONF.read_text()
@@ -38,6 +101,9 @@ class ProductionMosquitto(Mosquitto):
         for pattern, line in swaps.items():
             text, n = re.subn(pattern, line, text, flags=re.M)
             assert n == 1, f"{pattern} not in {PRODUCTION_CONF}"
+        if self.tls_dir is not None:  # what start.sh appends when certificates are mounted
+            tls = TLS_CONF.read_text().replace("/mosquitto/tls/", f"{self.tls_dir}/")
+            text += tls.replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
         return text + f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
 
 
@@ -52,6 +118,7 @@ class Client:
         *,
         client_id: str | None = None,
         clean_session: bool = True,
+        ca: Path | None = None,
     ) -> None:
         self.c = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -62,13 +129,17 @@ class Client:
         )
         if user is not None:
             self.c.username_pw_set(user, password)
+        if ca is not None:
+            self.c.tls_set(ca_certs=str(ca))
         self.connected = threading.Event()
+        self.disconnected = threading.Event()
         self.subscribed = threading.Event()
         self.reason: mqtt.ReasonCode | None = None
         self.granted: list[int] = []
         self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.c.on_connect = self._on_connect
         self.c.on_subscribe = self._on_subscribe
+        self.c.on_disconnect = lambda *args: self.disconnected.set()
         self.c.on_message = lambda c, u, m: self.inbox.put((m.topic, m.payload))
         self.c.connect("127.0.0.1", port, keepalive=30)
         self.c.loop_start()

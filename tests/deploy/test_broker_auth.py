@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from broker_support import Client, ProductionMosquitto
+from broker_support import (
+    SERVICES,
+    Client,
+    ProductionMosquitto,
+    make_registry,
+    printed_secrets,
+    run_export,
+)
 from facility_server.auth.passwords import verify_secret
 from facility_server.broker_auth import (
     DeviceRow,
@@ -25,41 +32,9 @@ from facility_server.broker_auth import (
     render_acl,
     service_principals,
 )
-from facility_server.cli import app
 from facility_server.core.db import make_engine, session_factory, session_scope
-from facility_server.core.migrate import upgrade
 from facility_server.models import Device
-from facility_server.setup.importer import import_setup_text
 from sqlalchemy import select
-from typer.testing import CliRunner
-
-SETUP = """
-version: 1
-complex:
-  site_id: {site}
-  name: 测试综合体
-  location:
-    district: {{code: {district}, name: 区}}
-    street: {{code: jd, name: 街道}}
-    community: {{code: sq, name: 社区}}
-spaces:
-  - {{code: kids-play, name: 儿童游乐区, type: kids_play, capacity: 30,
-     hours: {{tue: ["09:00-17:30"]}}}}
-  - {{code: culture, name: 文化室, type: culture, capacity: 30, hours: {{tue: ["09:00-17:30"]}}}}
-devices:
-  - {{code: edge-1, kind: edge_agent, transport: mqtt}}
-  - {{code: dc-kids, kind: door_counter, space: kids-play, transport: serial, via: edge-1}}
-  - {{code: dc-culture, kind: door_counter, space: culture, transport: serial, via: edge-1}}
-  - {{code: edge-2, kind: edge_agent, transport: mqtt}}
-  - {{code: dc-other, kind: door_counter, space: culture, transport: serial, via: edge-2}}
-  - {{code: sat-1, kind: satisfaction_terminal, space: kids-play, transport: mqtt}}
-  - {{code: sat-2, kind: satisfaction_terminal, space: culture, transport: mqtt}}
-"""
-SERVICES = {
-    "FACILITY_BROKER_GATEWAY_PASSWORD": "gw-" + uuid.uuid4().hex,
-    "FACILITY_BROKER_SERVER_PASSWORD": "sv-" + uuid.uuid4().hex,
-    "FACILITY_BROKER_HEALTH_PASSWORD": "hc-" + uuid.uuid4().hex,
-}
 
 
 def t(site: str, device: str, channel: str) -> str:
@@ -193,23 +168,17 @@ class Stack:
 
 def export(db: str, out: Path, *extra: str) -> dict[str, str]:
     """Run the command as an operator would; the new secrets it printed."""
-    result = CliRunner().invoke(
-        app, ["export-broker-auth", "--db", db, "--out", str(out), *extra], env=SERVICES
-    )
+    result = run_export(db, out, *extra)
     assert result.exit_code == 0, result.output
-    return dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.count(" ") == 1)
+    return printed_secrets(result.stdout)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Two complexes in a registry, the export, and Mosquitto started with its files."""
     tmp = tmp_path_factory.mktemp("broker-auth")
-    db = f"sqlite:///{tmp / 'registry.db'}"
-    upgrade(db)
     sites = ("site-a" + uuid.uuid4().hex[:4], "site-b" + uuid.uuid4().hex[:4])
-    with session_scope(session_factory(make_engine(db))) as session:
-        for site, district in zip(sites, ("xihu", "gongshu"), strict=True):
-            import_setup_text(session, SETUP.format(site=site, district=district))
+    db = make_registry(tmp / "registry.db", *zip(sites, ("xihu", "gongshu"), strict=True))
     secrets = export(db, tmp / "out")
     broker = ProductionMosquitto(tmp / "broker", tmp / "out")
     broker.start()

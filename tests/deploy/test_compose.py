@@ -3,6 +3,7 @@ from the environment only."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -154,3 +155,116 @@ def test_image_build_exports_server_gateway_and_cli(tmp_path: Path) -> None:
     for member in ("./contracts", "./gateway", "./server", "./cli"):
         assert re.search(rf"^{re.escape(member)}$", wanted, re.M), member
     assert "-e " not in wanted and "opencv" not in wanted
+
+
+def _rendered(tmp_path: Path, **values: str) -> dict[str, Any]:
+    """The compose file as docker-compose renders it with the env example filled in."""
+    env = _filled_env(tmp_path)
+    text = env.read_text()
+    for key, value in values.items():
+        text = re.sub(rf"^{key}=.*$", f"{key}={value}", text, flags=re.M)
+    env.write_text(text)
+    result = _docker_compose("--env-file", str(env), "-f", str(COMPOSE), "config")
+    assert result.returncode == 0, result.stderr
+    rendered: dict[str, Any] = yaml.safe_load(result.stdout)
+    return rendered
+
+
+def test_only_the_one_shot_export_holds_service_broker_passwords(tmp_path: Path) -> None:
+    """The long-running server has only its own broker password and no write access to
+    deploy/broker-auth; the export runs in the broker-auth tool service (never `up`)."""
+    services = _rendered(tmp_path)["services"]
+    server, export = services["server"], services["broker-auth"]
+    assert not [k for k in server["environment"] if k.startswith("FACILITY_BROKER_")]
+    assert not [v for v in server.get("volumes", []) if "broker-auth" in str(v)]
+    assert export["profiles"] == ["tools"] and export["restart"] == "no"
+    assert export["entrypoint"][-4:] == ["server", "export-broker-auth", "--out", "/broker-auth"]
+    assert {k for k in export["environment"] if k.startswith("FACILITY_BROKER_")} == {
+        "FACILITY_BROKER_GATEWAY_PASSWORD",
+        "FACILITY_BROKER_SERVER_PASSWORD",
+        "FACILITY_BROKER_HEALTH_PASSWORD",
+    }
+    assert [v for v in export["volumes"] if v.endswith(":/broker-auth:rw")]
+    mosquitto = [v for v in services["mosquitto"]["volumes"] if "broker-auth" in v]
+    assert mosquitto and all(v.endswith(":ro") for v in mosquitto)
+
+
+def test_broker_ports_bind_where_the_operator_says(tmp_path: Path) -> None:
+    """MQTT_BIND / MQTT_TLS_BIND choose the interfaces of 1883 and 8883 (Docker publishes
+    past the host firewall), and the TLS certificate folder is mounted read-only."""
+    services = _rendered(tmp_path, MQTT_BIND="10.8.0.1", MQTT_TLS_BIND="10.8.0.2")["services"]
+    assert services["mosquitto"]["ports"] == ["10.8.0.1:1883:1883/tcp", "10.8.0.2:8883:8883/tcp"]
+    certs = [v for v in services["mosquitto"]["volumes"] if ":/mosquitto/certs" in v]
+    assert certs == [f"{ROOT}/deploy/mqtt-tls:/mosquitto/certs:ro"]
+    assert (ROOT / "deploy" / "mqtt-tls" / ".gitkeep").exists()
+
+
+DOCKER_PY = "/usr/bin/python3"  # Debian's python3-docker, docker-compose's own build code
+CONTEXT_FILES = """
+import json, sys
+from docker.utils.build import exclude_paths
+root, ignore = sys.argv[1], sys.argv[2]
+patterns = [p.strip() for p in open(ignore) if p.strip() and not p.startswith("#")]
+print(json.dumps(sorted(exclude_paths(root, patterns, dockerfile="deploy/Dockerfile"))))
+"""
+
+
+def _context(root: Path) -> set[str]:
+    """The files docker-compose would send as the build context of ``root``."""
+    probe = subprocess.run([DOCKER_PY, "-c", "import docker"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("python3-docker (docker-compose's build code) not installed")
+    result = subprocess.run(
+        [DOCKER_PY, "-c", CONTEXT_FILES, str(root), str(ROOT / ".dockerignore")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return set(json.loads(result.stdout))
+
+
+def test_build_context_holds_what_the_dockerfile_copies() -> None:
+    """Every file under the Dockerfile's COPY sources is in the build context."""
+    context = _context(ROOT)
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    sources = [
+        src
+        for line in re.findall(r"^COPY (?!--)(.+) \S+$", dockerfile, re.M)
+        for src in line.split()
+    ]
+    assert "server" in sources and "uv.lock" in sources
+    for src in sources:
+        path = ROOT / src
+        wanted = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        wanted = [p for p in wanted if "__pycache__" not in p.parts and p.suffix != ".pyc"]
+        assert wanted, src
+        missing = [
+            str(p.relative_to(ROOT)) for p in wanted if str(p.relative_to(ROOT)) not in context
+        ]
+        assert not missing, missing[:5]
+
+
+def test_build_context_leaves_out_secrets_and_bulk(tmp_path: Path) -> None:
+    """The virtualenv, git, deploy/.env, the broker's credentials and TLS key, caches and
+    databases never reach the builder (nor does it read deploy/broker-auth at all)."""
+    kept = ["pyproject.toml", "server/facility_server/cli.py", "deploy/Dockerfile"]
+    left_out = [
+        ".venv/lib/site.py",
+        ".git/HEAD",
+        "deploy/.env",
+        "deploy/broker-auth/passwd",
+        "deploy/broker-auth/backups/x/passwd",
+        "deploy/mqtt-tls/server.key",
+        "server/facility_server/__pycache__/cli.cpython-311.pyc",
+        ".pytest_cache/v/cache",
+        "facility.db",
+        "tests/conftest.py",
+    ]
+    for rel in kept + left_out:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    context = _context(tmp_path)
+    assert set(kept) <= context
+    assert not set(left_out) & context
+    assert not [f for f in context if f.startswith(("deploy/broker-auth", ".venv", ".git"))]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from facility_edge.config import EdgeConfig, json_schema, load_config, parse_config
-from facility_edge.errors import ConfigError
+from facility_edge.errors import ConfigError, mask_userinfo
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "edge" / "examples" / "edge.yaml"
 
@@ -215,6 +215,34 @@ def test_password_never_shown(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
         load_config(write(tmp_path, data))
     assert hidden not in str(err.value) and hidden not in caplog.text
     assert "mqtt.password" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("mqtt://edge:secretpw@127.0.0.1:18841", "mqtt://***@127.0.0.1:18841"),
+        ("'rtsp://admin:p@ss/w0rd@cam-1/stream'", "'rtsp://***@cam-1/stream'"),
+        ("MQTT://edge@h:1 and mqtt://a:b@k", "MQTT://***@h:1 and mqtt://***@k"),
+        ("mqtt://127.0.0.1:1884", "mqtt://127.0.0.1:1884"),
+        ("ops@example.org", "ops@example.org"),
+    ],
+)
+def test_mask_userinfo_hides_user_and_password_of_urls(text: str, shown: str) -> None:
+    """Every URL's user information (up to its last @) becomes ***; the rest stays."""
+    assert mask_userinfo(text) == shown
+
+
+def test_url_with_a_password_in_an_error_is_masked(tmp_path: Path) -> None:
+    """A broker URL with credentials in a field that refuses it is named, with the user
+    and password masked (the review saw 'mqtt://edge:secretpw@...' printed)."""
+    data = minimal()
+    data["mqtt"]["port"] = "mqtt://edge:secretpw@127.0.0.1:18841"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, data))
+    text = str(err.value)
+    assert "mqtt.port" in text and "mqtt://***@127.0.0.1:18841" in text
+    assert "secretpw" not in text and "edge:" not in text
+    assert all("secretpw" not in p for p in err.value.problems)
 
 
 def test_relative_data_dir_is_next_to_the_file(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from facility_contracts.envelope import DoorCrossing, DoorCrossingBody
+from facility_edge.agent import open_outbox
+from facility_edge.config import parse_config
 from facility_edge.errors import OutboxError, OutboxFull
 from facility_edge.outbox import MemoryOutbox, Outbox
 from facility_edge.outbox_sqlite import SqliteOutbox
@@ -171,6 +174,74 @@ def test_sqlite_is_wal_with_full_sync(tmp_path: Path) -> None:
     box = SqliteOutbox(tmp_path / "o.sqlite3")
     assert box._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert box._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    box.close()
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The usual umask 022 (files 0644 unless the code asks otherwise), restored after."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def modes(path: Path) -> dict[str, int]:
+    """File name -> permission bits of the outbox and its -wal and -shm."""
+    names = [path.name, f"{path.name}-wal", f"{path.name}-shm"]
+    return {n: stat.S_IMODE((path.parent / n).stat().st_mode) for n in names}
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_sqlite_files_are_readable_by_the_agent_only(tmp_path: Path) -> None:
+    """The outbox file and its -wal and -shm (pseudonyms and readings until confirmed)
+    are mode 0600 even under umask 022 (the review found 0644)."""
+    path = tmp_path / "o.sqlite3"
+    box = SqliteOutbox(path)
+    box.append([event(1)], {})
+    assert modes(path) == dict.fromkeys(modes(path), 0o600) and len(modes(path)) == 3
+    box.close()
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_sqlite_tightens_an_outbox_open_to_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outbox left 0644 by an older agent is made 0600 with a warning on open."""
+    path = tmp_path / "o.sqlite3"
+    box = SqliteOutbox(path)
+    evs = [event(1)]
+    box.append(evs, {})
+    box.close()
+    path.chmod(0o644)
+    again = SqliteOutbox(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and again.pending(10, 0) == evs
+    assert f"outbox file {path} was mode 0644: made 0600" in caplog.text
+    again.close()
+
+
+def test_sqlite_refuses_a_folder_writable_by_others(tmp_path: Path) -> None:
+    """A data folder writable by other users (they could replace the outbox) is refused,
+    naming the folder and its mode; nothing is created in it."""
+    folder = tmp_path / "var"
+    folder.mkdir()
+    folder.chmod(0o777)
+    with pytest.raises(
+        OutboxError, match=f"outbox folder {folder} is writable by other users \\(mode 0777\\)"
+    ):
+        SqliteOutbox(folder / "o.sqlite3")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_agent_creates_its_data_folder_private(tmp_path: Path) -> None:
+    """The agent creates a missing data folder mode 0700 and the outbox in it 0600."""
+    cfg = parse_config(
+        {"agent": {"id": "edge-1", "site": "s", "data_dir": str(tmp_path / "data")},
+         "mqtt": {"host": "127.0.0.1"}}
+    )  # fmt: skip
+    box = open_outbox(cfg)
+    assert stat.S_IMODE(cfg.agent.data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cfg.outbox_path.stat().st_mode) == 0o600
     box.close()
 
 

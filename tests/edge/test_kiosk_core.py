@@ -132,6 +132,11 @@ def test_bad_reading_becomes_a_notice_without_card_or_value(
     assert rig.core.rejected == {reason: 1}
 
 
+#: A message over 4,096 bytes (the card padded), and one with the card given twice.
+BIG = payload(session("3301 0600 1234 " + "0" * 4100))
+TWO_CARDS = payload(session()).replace(b'"card": ', b'"card": "3301 0600 5555", "card": ', 1)
+
+
 @pytest.mark.parametrize(
     ("data", "topic", "device", "detail"),
     [
@@ -154,13 +159,22 @@ def test_bad_reading_becomes_a_notice_without_card_or_value(
             "kiosk-elder-1",
             "reason=unknown_field field=?",
         ),
+        (BIG, TOPIC, "kiosk-elder-1", f"reason=too_large size={len(BIG)}"),
+        (TWO_CARDS, TOPIC, "kiosk-elder-1", "reason=bad_value field=card"),
+        (
+            payload(session(session_id="not-a-uuid")),
+            TOPIC,
+            "kiosk-elder-1",
+            "reason=bad_value field=id",
+        ),
     ],
 )
 def test_undecodable_or_misplaced_messages_are_noticed(
     tmp_path: Path, data: bytes, topic: str, device: str, detail: str
 ) -> None:
-    """Not JSON, a kiosk id not its topic's, an unlisted kiosk, an unknown key: one notice,
-    of the kiosk when the topic names an accepted one, else of the agent."""
+    """Not JSON, a kiosk id not its topic's, an unlisted kiosk, an unknown key, a message
+    too large (its size in bytes shown), a card given twice, a session id that is not a
+    UUID: one notice, of the kiosk when the topic names an accepted one, else of the agent."""
     rig = Rig(tmp_path)
     (notice,) = rig.feed(data, topic)
     assert isinstance(notice, DeviceNotice)

@@ -23,7 +23,7 @@ import pytest
 from edge_support import Gateway, wait_until
 from facility_cli.services import Mosquitto
 from facility_contracts import codec
-from facility_contracts.envelope import DeviceNotice, DeviceNoticeBody, HealthReading
+from facility_contracts.envelope import DeviceNotice, DeviceNoticeBody, HealthReading, Status
 from facility_contracts.vitals import classify, is_crisis
 from facility_edge.clock import SystemClock
 from facility_edge.config import HealthKioskConfig, parse_config
@@ -66,6 +66,11 @@ class CentralTap:
         with self._lock:
             evts = [p for t, p in self.messages if t.endswith("/evt")]
         return [codec.decode_event(p) for p in evts]
+
+    def statuses(self, agent: str) -> list[Status]:
+        with self._lock:
+            found = [p for t, p in self.messages if t.endswith(f"/{agent}/status")]
+        return [codec.decode_status(p) for p in found]
 
     def payloads(self) -> list[bytes]:
         with self._lock:
@@ -173,6 +178,8 @@ def test_kiosk_morning_reaches_the_centre_pseudonymised(
         assert crisis == (planned.fault == "crisis")
     notices = [e for e in events if isinstance(e, DeviceNotice)]
     assert {n.device for n in notices} == {KIOSK}
+    # the kiosk's registry code shows in the agent's status, not only the reader's id
+    assert tap.statuses("edge-elderly")[-1].devices == {READER: "reading", KIOSK: "reading"}
     assert sorted(n.body.detail.split()[0] for n in notices) == sorted(f"reason={r}" for r in bad)
     kiosk.stop()
     agent.send_signal(signal.SIGTERM)
@@ -287,6 +294,43 @@ def test_a_message_is_acked_only_after_its_commit(
     assert stored.id == session.id and states.snapshot()[cfg.id] == "reading"
     second.stop()
     kiosk.stop()
+
+
+def test_each_accepted_kiosk_shows_the_reader_state(
+    mosquitto_factory: Callable[..., Mosquitto], tmp_path: Path
+) -> None:
+    """The reader's state shows under each listed kiosk's id from the start, under a kiosk
+    accepted through other_kiosks_space from its first session, and all of them turn
+    disconnected when the local broker goes away (server device health maps kiosk ids)."""
+    local = mosquitto_factory(persistence=False)
+    dev = kiosk_device(
+        tmp_path / "k", broker=local.url, kiosks={KIOSK: "elderly-care"},
+        other_kiosks_space="day-room", keepalive_s=5,
+    )  # fmt: skip
+    cfg = parse_config(
+        {"agent": {"id": "edge-1", "site": "s", "data_dir": str(tmp_path)},
+         "mqtt": {"host": "127.0.0.1"}, "devices": [dev]}
+    ).devices[0]  # fmt: skip
+    assert isinstance(cfg, HealthKioskConfig)
+    states = DeviceStates()
+    recorder = Recorder(MemoryOutbox(), SystemClock(), agent_id="edge-1")
+    reader = KioskReader(cfg, recorder, states, KEY, agent_id="edge-1").start()
+    wait_until(lambda: states.snapshot() == {READER: "reading", KIOSK: "reading"})
+    other = MqttKiosk(local.url, "kiosk-day-2").start()
+    (session,) = kiosk_sessions(morning(1, {}, seed=5), "kiosk-day-2")
+    other.publish(session)
+    assert other.wait_confirmed(10)
+    wait_until(lambda: states.snapshot().get("kiosk-day-2") == "reading")
+    other.stop()
+    local.kill()
+    wait_until(
+        lambda: (
+            states.snapshot()
+            == {READER: "disconnected", KIOSK: "disconnected", "kiosk-day-2": "disconnected"}
+        ),
+        timeout=15,
+    )
+    reader.stop()
 
 
 def filler() -> list[DeviceNotice]:

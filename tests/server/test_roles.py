@@ -113,3 +113,23 @@ def test_no_token_is_401(client: TestClient, world) -> None:  # type: ignore[no-
             url
         )
         assert client.get(url, headers={"Authorization": "Bearer a.b.c"}).status_code == 401, url
+
+
+def test_who_may_acknowledge_and_resolve_alerts() -> None:
+    """Acknowledging alerts: admin, manager, staff, inspectors (escalation reaches them);
+    resolving (write): admin and manager only; clinicians and machines neither."""
+    from facility_server.auth.roles import Principal, Role, ScopeKind, may
+
+    def can(role: Role) -> tuple[bool, bool]:
+        p = Principal(1, "x", role, ScopeKind.city, None)
+        return may(p, "alert", "acknowledge"), may(p, "alert", "write")
+
+    assert {r: can(r) for r in Role} == {
+        Role.admin: (True, True),
+        Role.inspector: (True, False),
+        Role.complex_manager: (True, True),
+        Role.staff: (True, False),
+        Role.clinician: (False, False),
+        Role.device: (False, False),
+        Role.gateway: (False, False),
+    }

@@ -133,7 +133,7 @@ class Ctx:
             self._deny(resource, action, target, status.HTTP_403_FORBIDDEN)
 
     def _deny(self, resource: str, action: str, target: str, code: int) -> None:
-        if action == "write":
+        if action != "read":  # write, acknowledge
             audit.record_now(
                 self.factory,
                 self.principal,

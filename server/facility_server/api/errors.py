@@ -2,7 +2,11 @@
 
 No input may produce a 500: validation errors are made JSON-safe (NaN and infinities
 become strings), database constraint violations become 409, and values the database
-refuses become 422. An error never repeats a password, secret or token it was sent.
+refuses become 422. An error never repeats a password, secret or token it was sent. On the
+health-kiosk routes (:data:`PRIVATE_BODY_PATHS`) it repeats no value of the request body
+either (a card number typed as a pseudonym, a name, a note about a person's health): the
+entry names the field and says what is wrong, its ``value`` is ``***``; query and path
+values (ids, dates, purposes) are still shown.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ logger = logging.getLogger(__name__)
 #: Field names whose values an error response never repeats.
 _SECRET_WORDS = ("password", "secret", "token")
 HIDDEN = "***"
+#: Path prefixes whose request bodies hold personal or health data (PIPL art. 28).
+PRIVATE_BODY_PATHS = ("/api/v1/vitals/",)
 
 
 def _secret(name: object) -> bool:
@@ -58,9 +64,10 @@ def _json_position(doc: Any, pos: int) -> str:
     return f"line {line} column {column} (char {pos})"
 
 
-def _entry(err: dict[str, Any], body: Any) -> dict[str, Any]:
+def _entry(err: dict[str, Any], body: Any, private: bool = False) -> dict[str, Any]:
     """One 422 entry: the location without pydantic's ``[key]`` marker, the dotted field,
-    the message and the value; broken JSON is reported at field ``body``."""
+    the message and the value (hidden for body fields when ``private``); broken JSON is
+    reported at field ``body``."""
     loc = [str(p) for p in err.get("loc", ()) if p != "[key]"]
     msg, value = str(err.get("msg")), err.get("input")
     if err.get("type") == "json_invalid":
@@ -68,7 +75,7 @@ def _entry(err: dict[str, Any], body: Any) -> dict[str, Any]:
         reason = (err.get("ctx") or {}).get("error", "invalid JSON")
         loc, msg, value = ["body"], f"{msg}: {reason} at {_json_position(body, pos)}", None
     field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
-    hidden = any(_secret(p) for p in loc)
+    hidden = any(_secret(p) for p in loc) or (private and bool(loc) and loc[0] == "body")
     return {
         "type": err.get("type"),
         "loc": loc,
@@ -78,8 +85,9 @@ def _entry(err: dict[str, Any], body: Any) -> dict[str, Any]:
     }
 
 
-async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    detail = [_entry(err, exc.body) for err in exc.errors()]
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    private = request.url.path.startswith(PRIVATE_BODY_PATHS)
+    detail = [_entry(err, exc.body, private) for err in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

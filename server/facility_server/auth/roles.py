@@ -60,9 +60,15 @@ Resource = Literal[
     "health_reading",
     "health_member",
 ]
-Action = Literal["read", "write"]
+#: ``acknowledge`` (alerts only): say "I am on it", which stops escalation; resolving and
+#: every other change is ``write``.
+Action = Literal["read", "write", "acknowledge"]
 
 _R, _RW = frozenset({"read"}), frozenset({"read", "write"})
+#: Alerts: the escalation goes to street and district duty people (inspectors) and names
+#: the responsible staff member, so those who are told may acknowledge; resolving stays
+#: with the complex manager (and admin).
+_R_ACK, _RW_ACK = frozenset({"read", "acknowledge"}), frozenset({"read", "write", "acknowledge"})
 PERMISSIONS: dict[Role, dict[str, frozenset[str]]] = {
     Role.admin: {
         r: _RW
@@ -73,13 +79,14 @@ PERMISSIONS: dict[Role, dict[str, frozenset[str]]] = {
             "device",
             "staff",
             "checkpoint",
-            "alert",
             "audit",
             "account",
         )
-    },
+    }
+    | {"alert": _RW_ACK},
     Role.inspector: {
-        r: _R for r in ("region", "complex", "space", "device", "staff", "checkpoint", "alert")
+        **{r: _R for r in ("region", "complex", "space", "device", "staff", "checkpoint")},
+        "alert": _R_ACK,
     },
     Role.complex_manager: {
         "complex": _RW,
@@ -87,10 +94,10 @@ PERMISSIONS: dict[Role, dict[str, frozenset[str]]] = {
         "device": _RW,
         "staff": _RW,
         "checkpoint": _RW,
-        "alert": _RW,
+        "alert": _RW_ACK,
         "health_member": _RW,
     },
-    Role.staff: {"complex": _R, "space": _R, "checkpoint": _R, "alert": _R},
+    Role.staff: {"complex": _R, "space": _R, "checkpoint": _R, "alert": _R_ACK},
     # health_reading: values, crisis follow-up, export, erasure; health_member: the member
     # register and consents (a manager records consents but never sees a value).
     Role.clinician: {"complex": _R, "space": _R, "health_reading": _RW, "health_member": _RW},

@@ -6,7 +6,7 @@ the day's first opening minus ``before_opening_min`` (then a ``start`` that is n
 it moves to the previous day). A check-in counts from the start until
 ``min(deadline + late_min, next day's start)``, so no check-in can count for two days;
 grace only delays the "missed" alert (time for late data to arrive). Closed days are
-``excused``.
+``excused``, their window the whole local day (midnight to midnight).
 Source: 4+5+X standard, 儿童憩戏 "每日消毒清洁设施".
 """
 
@@ -50,9 +50,9 @@ def _window(
     hours and rule shares it)."""
     start = parse_hhmm(rule.start)
     key = day.isoformat()
-    if closed:
-        at = local_ms(tz, day, start)
-        return Window(key, day, at, at, at, at), closed
+    if closed:  # the whole local day is excused
+        midnight, nxt = local_ms(tz, day, 0), local_ms(tz, day, DAY_MIN)
+        return Window(key, day, midnight, nxt, nxt, nxt), closed
     if rule.deadline == "opening":
         deadline = intervals[0][0] - rule.before_opening_min
         if start >= deadline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from facility_server.health.evaluate import MISSED_HEARTBEATS
 from facility_server.models import CalendarException, CheckIn, Complex, Device, Space, TaskRule
 from facility_server.opening import Interval, Schedule, parse_hhmm, parse_intervals, parse_weekly
 
+logger = logging.getLogger(__name__)
 _RULES: dict[str, tuple[AnyRule, str]] = {}
 _WEEKLY: dict[str, dict[int, tuple[Interval, ...]]] = {}
 _CACHE_MAX = 10_000
@@ -120,7 +122,8 @@ def _utc_ms(value: datetime | str) -> int:
 def load_rules(
     session: Session, *, space_ids: Iterable[int] | None = None
 ) -> tuple[list[RuleInfo], dict[int, SpaceInfo], dict[int, dict[int, tuple[Interval, ...]]]]:
-    """Enabled rules (optionally of some spaces), their spaces and weekly hours."""
+    """Enabled rules (optionally of some spaces), their spaces and weekly hours; a stored
+    rule that no longer validates is logged and left out."""
     stmt = (
         select(
             TaskRule.id,
@@ -140,7 +143,11 @@ def load_rules(
     rules = []
     created_ms: dict[datetime | str, int] = {}  # rules imported together: one creation time
     for rid, cid, sid, code, name, params, created in plain_rows(session, stmt):
-        rule, version = _parse_rule(params)
+        try:
+            rule, version = _parse_rule(params)
+        except ValueError as exc:  # stored before a check was added: skip it, say which
+            logger.error("compliance: rule %s (id %d) of space %d skipped: %s", code, rid, sid, exc)
+            continue
         ms = created_ms.get(created)
         if ms is None:
             ms = created_ms[created] = _utc_ms(created)
@@ -189,16 +196,19 @@ def load_contexts(
     *,
     settle_ms: int = SETTLE_MS,
     whole_city: bool = False,
+    received_by_ms: int | None = None,
 ) -> dict[int, SpaceContext]:
     """One engine context per space at ``now_ms``: schedule, terminals and the accepted
     check-ins of each task from ``since_ms[task]`` (UTC ms) on.
 
-    ``whole_city`` skips the id filters (the tick reads every space with rules).
+    ``whole_city`` skips the id filters (the tick reads every space with rules);
+    ``received_by_ms`` keeps only check-ins the server had received by then (a board as
+    it was at a past instant).
     """
     complex_ids = {s.complex_id for s in spaces.values()}
     schedules = _schedules(session, spaces, weekly, None if whole_city else complex_ids)
     terminals = _terminals(session, None if whole_city else complex_ids, now_ms)
-    checkins = _checkins(session, None if whole_city else list(spaces), since_ms)
+    checkins = _checkins(session, None if whole_city else list(spaces), since_ms, received_by_ms)
     day_caches: dict[int, dict[date, Any]] = {}  # per shared Schedule object
     return {
         sid: SpaceContext.grouped(
@@ -290,7 +300,10 @@ def _terminals(
 
 
 def _checkins(
-    session: Session, space_ids: list[int] | None, since_ms: dict[str, int]
+    session: Session,
+    space_ids: list[int] | None,
+    since_ms: dict[str, int],
+    received_by_ms: int | None = None,
 ) -> dict[int, dict[str, list[CheckInView]]]:
     """Accepted check-ins per space and task, each list in (time, id) order: one query
     per task from its ``since_ms`` on, so an index on (task, ts_ms) or (space_id, task,
@@ -309,6 +322,8 @@ def _checkins(
         ).where(CheckIn.task == task, CheckIn.ts_ms >= lo, CheckIn.accepted)
         if space_ids is not None:  # index (space_id, task, ts_ms), else (task, ts_ms)
             stmt = stmt.where(CheckIn.space_id.in_(space_ids))
+        if received_by_ms is not None:
+            stmt = stmt.where(CheckIn.received_ms <= received_by_ms)
         stmt = stmt.order_by(CheckIn.ts_ms, CheckIn.id)  # the index's order: no sort
         per_space: dict[int, list[CheckInView]] = defaultdict(list)
         for row in plain_rows(session, stmt):

@@ -6,8 +6,10 @@ every listed checkpoint in [S, S + window_min) to be on time; a visit counts for
 the next round starts (at most ``every_min`` later), so each visit belongs to one round.
 At S + window + grace a round still missing checkpoints is ``missed`` and names them; if
 they are visited before the next round it becomes ``late``. A round may cross midnight
-(it belongs to the day it started). On a closed day one ``excused`` occurrence (key = the
-date) stands for the day. Source: 4+5+X standard, 儿童憩戏 "安排专人安全巡查".
+(it belongs to the day it started). An opening interval not longer than ``offset_min``
+has no round (the setup import refuses such weekly hours; a short exception day may
+have none). On a closed day one ``excused`` occurrence (key = the date, window the whole
+local day) stands for the day. Source: 4+5+X standard, 儿童憩戏 "安排专人安全巡查".
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def evaluate_patrol(
     """Every round of ``rule`` on local ``day`` at ``now_ms`` (UTC ms), in time order."""
     intervals, closed = ctx.day(day)
     tz = ctx.schedule.tz
-    if closed:
-        at = local_ms(tz, day, 0)
-        return [Occurrence(Window(day.isoformat(), day, at, at, at, at), "excused", reason=closed)]
+    if closed:  # the whole local day is excused
+        at, nxt = local_ms(tz, day, 0), local_ms(tz, day, DAY_MIN)
+        window = Window(day.isoformat(), day, at, nxt, nxt, nxt)
+        return [Occurrence(window, "excused", reason=closed)]
     tomorrow = ctx.day(day + timedelta(days=1))[0]
     wanted = frozenset(rule.checkpoints)
     items, times = ctx.of_task(rule.task)
@@ -80,6 +83,8 @@ def round_windows(
     intervals (cached: every complex with the same hours and rule shares them). A round
     counts visits until the next round starts, at most ``every_min`` later."""
     starts = round_starts(rule, intervals)
+    if not starts:  # every interval shorter than offset_min (a short exception day)
+        return ()
     after = round_starts(rule, tomorrow)
     nexts = [*starts[1:], (after[0] + DAY_MIN) if after else None]
     out = []

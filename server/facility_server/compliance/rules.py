@@ -83,7 +83,26 @@ class DailyRule(_Rule):
     @field_validator("start")
     @classmethod
     def _start(cls, value: str) -> str:
-        return _check_hhmm(value)
+        if _check_hhmm(value) == "24:00":
+            raise ValueError(
+                "start must be 00:00-23:59 (24:00 is the next day's 00:00), got '24:00'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DailyRule:
+        if self.deadline != "opening":
+            if self.before_opening_min:
+                raise ValueError(
+                    f"before_opening_min ({self.before_opening_min}) applies only with "
+                    f"deadline 'opening', got deadline {self.deadline!r}"
+                )
+            if parse_hhmm(self.deadline) == parse_hhmm(self.start):
+                raise ValueError(
+                    f"deadline {self.deadline!r} equals start {self.start!r}: "
+                    "a window needs a length (24:00 is the end of the day)"
+                )
+        return self
 
     @field_validator("deadline")
     @classmethod
@@ -107,9 +126,13 @@ class PatrolRule(_Rule):
     @model_validator(mode="after")
     def _fits(self) -> PatrolRule:
         if self.window_min + self.grace_min > self.every_min:
-            raise ValueError("window_min + grace_min must not exceed every_min")
-        if len(set(self.checkpoints)) != len(self.checkpoints):
-            raise ValueError("a checkpoint is listed twice")
+            raise ValueError(
+                f"window_min + grace_min ({self.window_min} + {self.grace_min} = "
+                f"{self.window_min + self.grace_min}) must not exceed every_min ({self.every_min})"
+            )
+        twice = sorted({cp for cp in self.checkpoints if self.checkpoints.count(cp) > 1})
+        if twice:
+            raise ValueError(f"checkpoint listed twice: {', '.join(twice)}")
         return self
 
 

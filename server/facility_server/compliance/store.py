@@ -1,7 +1,6 @@
 """Store evaluated occurrences: write only what changed, never go back in time or progress.
 
-Rows are upserted on the unique (rule, key) with multi-row ``INSERT ... ON CONFLICT DO
-UPDATE ... WHERE`` statements (SQLite and PostgreSQL, through the driver). The update
+Rows are upserted on the unique (rule, key) in batches (:mod:`.upsert`); the update
 applies only when the result differs (``digest``), was evaluated at the same or a later
 instant (``updated_ms``) and counts at least as many check-ins (``done_count``) unless it
 is an excusal: so a process that evaluated on slightly older data cannot overwrite a
@@ -11,9 +10,8 @@ newer result.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from itertools import chain
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -21,33 +19,12 @@ from sqlalchemy.orm import Session
 
 from facility_server.compliance.engine import digest
 from facility_server.compliance.load import RuleInfo
+from facility_server.compliance.upsert import Upsert, upserter
 from facility_server.compliance.views import Occurrence
 from facility_server.models import TaskOccurrence
 
-_COLUMNS = (
-    "rule_id",
-    "complex_id",
-    "space_id",
-    "key",
-    "day",
-    "state",
-    "start_ms",
-    "deadline_ms",
-    "alert_ms",
-    "until_ms",
-    "done_ms",
-    "reported_ms",
-    "done_count",
-    "needed_count",
-    "satisfied_by",
-    "missing",
-    "reason",
-    "digest",
-    "updated_ms",
-)
-_KEYS = {"rule_id", "complex_id", "space_id", "key"}
-#: Rows per INSERT statement (19 parameters each; SQLite allows 32,766 per statement).
-_ROWS_PER_INSERT = 1000
+#: Occurrences per batch of :func:`write` (the benchmark's first tick: seven batches).
+_ROWS_PER_BATCH = 10_000
 
 
 class Change(NamedTuple):
@@ -65,8 +42,9 @@ def _json_ids(ids: Sequence[int]) -> str:
 def row_of(
     info: RuleInfo, occ: Occurrence, now_ms: int, digest_: str, day: date | str
 ) -> tuple[Any, ...]:
-    """The ``task_occurrences`` row of an evaluated occurrence, in :data:`_COLUMNS` order
-    (JSON columns as JSON text; ``day``: the local day, as ISO text for SQLite)."""
+    """The ``task_occurrences`` row of an evaluated occurrence, in the order of
+    :data:`~facility_server.compliance.upsert.COLUMNS` (JSON columns as JSON text;
+    ``day``: the local day, as ISO text for SQLite)."""
     w = occ.window
     return (
         info.id,
@@ -94,11 +72,14 @@ def row_of(
 def stored(
     session: Session, days: Iterable[date], rule_ids: Sequence[int] | None = None
 ) -> dict[tuple[int, str], tuple[str, str]]:
-    """(rule id, key) -> (digest, state) of stored occurrences on local ``days``."""
+    """(rule id, key) -> (digest, state) of stored occurrences on local ``days``, of the
+    rules ``rule_ids`` (a ``range``: those between its ends) or of all."""
     stmt = select(
         TaskOccurrence.rule_id, TaskOccurrence.key, TaskOccurrence.digest, TaskOccurrence.state
     ).where(TaskOccurrence.day.in_(sorted(set(days))))
-    if rule_ids is not None:
+    if isinstance(rule_ids, range):
+        stmt = stmt.where(TaskOccurrence.rule_id.between(rule_ids[0], rule_ids[-1]))
+    elif rule_ids is not None:
         stmt = stmt.where(TaskOccurrence.rule_id.in_(rule_ids))
     return {(r, k): (d, s) for r, k, d, s in session.connection().execute(stmt).all()}
 
@@ -137,87 +118,107 @@ def write(
 ) -> tuple[list[Change], int]:
     """Upsert every non-pending occurrence whose result changed (see :class:`Memo`).
 
+    ``results`` are taken a batch of about :data:`_ROWS_PER_BATCH` occurrences at a time
+    and may be lazy: on PostgreSQL the rules of the next batch are evaluated while the
+    server upserts the last one (issue 5 benchmark). Rows go in rule id order, the lock
+    order of concurrent writers: a list is sorted, a lazy iterable must come in that
+    order (as :func:`~facility_server.compliance.load.load_rules` gives the rules).
+
     Returns:
         (the changes, the number of occurrences evaluated).
+
+    Raises:
+        ValueError: a lazy ``results`` out of rule id order (nothing is committed here).
     """
-    flat = [(info, occ) for info, occs in results for occ in occs if occ.state != "pending"]
-    seen = memo.seen if memo is not None else {}
+    if isinstance(results, Sequence):
+        results = sorted(results, key=lambda r: r[0].id)
+    remembered: dict[tuple[int, str, str], Occurrence] = {}
+    changes: list[Change] = []
+    evaluated = 0
+    with upserter(session) as upsert:
+        for flat, last in _batches(results):
+            evaluated += len(flat)
+            todo = _todo(flat, memo, remembered)
+            if todo:
+                prints = [digest(o) for _, o in todo]  # while the batch before goes in
+                upsert.wait()  # it is in: the connection is free to read
+                days = {o.window.day for _, o in todo}
+                before = stored(session, days, rule_ids or _ids(todo, flat))
+                changes += _changed(upsert, todo, prints, before, now_ms, last)
     if memo is not None:
-        memo.pending = {(i.id, i.version, o.window.key): o for i, o in flat}
-    todo = flat
-    if seen:
-        todo = [(i, o) for i, o in flat if seen.get((i.id, i.version, o.window.key)) != o]
-    if not todo:
-        return [], len(flat)
-    days = {o.window.day for _, o in todo}
-    before = stored(session, days, rule_ids or _ids(todo, flat))
-    dialect = session.get_bind().dialect.name
-    as_text = dialect == "sqlite"
-    day_of: dict[date, date | str] = {d: d.isoformat() if as_text else d for d in days}
+        memo.pending = remembered
+    return changes, evaluated
+
+
+def _batches(
+    results: Iterable[tuple[RuleInfo, Sequence[Occurrence]]],
+) -> Iterator[tuple[list[tuple[RuleInfo, Occurrence]], bool]]:
+    """The non-pending occurrences of ``results`` in batches of whole rules, each with
+    whether it is the last (one rule is read ahead to know)."""
+    batch: list[tuple[RuleInfo, Occurrence]] = []
+    previous = 0
+    for info, occs in results:
+        if info.id < previous:
+            raise ValueError(f"results out of rule id order: rule {info.id} after {previous}")
+        previous = info.id
+        if len(batch) >= _ROWS_PER_BATCH:
+            yield batch, False
+            batch = []
+        batch.extend((info, o) for o in occs if o.state != "pending")
+    yield batch, True
+
+
+def _todo(
+    flat: list[tuple[RuleInfo, Occurrence]],
+    memo: Memo | None,
+    remembered: dict[tuple[int, str, str], Occurrence],
+) -> list[tuple[RuleInfo, Occurrence]]:
+    """The results of ``flat`` the memo does not know as they are (all without a memo);
+    each goes into ``remembered``."""
+    if memo is None:
+        return flat
+    keys = [(i.id, i.version, o.window.key) for i, o in flat]
+    remembered.update(zip(keys, (o for _, o in flat), strict=True))
+    seen = memo.seen
+    if not seen:
+        return flat
+    return [item for k, item in zip(keys, flat, strict=True) if seen.get(k) != item[1]]
+
+
+def _changed(
+    upsert: Upsert,
+    todo: list[tuple[RuleInfo, Occurrence]],
+    prints: list[str],
+    before: dict[tuple[int, str], tuple[str, str]],
+    now_ms: int,
+    last: bool,
+) -> list[Change]:
+    """Send the rows of the results of ``todo`` (their digests: ``prints``) that differ
+    from ``before`` ((rule id, key) -> (digest, state)) to ``upsert``; return them as
+    changes."""
+    as_text = upsert.dates_as_text
+    day_of: dict[date, date | str] = {}
     rows, changes = [], []
-    for info, occ in todo:
-        fingerprint = digest(occ)
+    for (info, occ), fingerprint in zip(todo, prints, strict=True):
         old = before.get((info.id, occ.window.key)) if before else None
         if old is not None and old[0] == fingerprint:
             continue
-        rows.append(row_of(info, occ, now_ms, fingerprint, day_of[occ.window.day]))
+        day = occ.window.day
+        text = day_of.get(day)
+        if text is None:
+            text = day_of[day] = day.isoformat() if as_text else day
+        rows.append(row_of(info, occ, now_ms, fingerprint, text))
         changes.append(Change(info, occ, None if old is None else old[1]))
-    _upsert(session, dialect, rows)
-    return changes, len(flat)
+    upsert.send(rows, last)
+    return changes
 
 
-def _ids(todo: list[tuple[RuleInfo, Occurrence]], flat: list[Any]) -> list[int] | None:
-    """Rule ids to narrow the read of stored rows to, when few results changed."""
-    return sorted({i.id for i, _ in todo}) if len(todo) < min(1000, len(flat)) else None
-
-
-def _upsert(session: Session, dialect: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` of many rows through the driver: the
-    evaluation tick writes tens of thousands of rows, and SQLAlchemy's per-row parameter
-    processing would cost more than the database (issue 5 benchmark). SQLite takes
-    multi-row VALUES; PostgreSQL a COPY into a temporary table and one INSERT ... SELECT
-    (psycopg parses placeholders in Python, so huge VALUES lists are slow there)."""
-    if not rows:
-        return
-    names = ", ".join(_COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in _KEYS)
-    tail = (
-        f" ON CONFLICT (rule_id, key) DO UPDATE SET {updates}"
-        " WHERE task_occurrences.digest <> excluded.digest"
-        " AND excluded.updated_ms >= task_occurrences.updated_ms"
-        " AND (excluded.done_count >= task_occurrences.done_count"
-        " OR excluded.state = 'excused')"
-    )
-    # only constant column names are interpolated; every value is a bound parameter
-    connection = session.connection()
-    if dialect == "postgresql":
-        _copy_upsert(connection.connection.dbapi_connection, names, tail, rows)
-        return
-    one = "(" + ",".join(["?"] * len(_COLUMNS)) + ")"
-    head = f"INSERT INTO task_occurrences ({names}) VALUES "  # noqa: S608
-    for i in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[i : i + _ROWS_PER_INSERT]
-        connection.exec_driver_sql(
-            head + ",".join([one] * len(chunk)) + tail, tuple(chain.from_iterable(chunk))
-        )
-
-
-def _copy_upsert(raw: Any, names: str, tail: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL: COPY the rows into a session-local table, upsert them in key order (a
-    fixed lock order, so concurrent writers wait instead of deadlocking), empty it."""
-    with raw.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS task_occurrences_in"
-            " (LIKE task_occurrences INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy(f"COPY task_occurrences_in ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO task_occurrences ({names}) SELECT {names}"  # noqa: S608
-            " FROM task_occurrences_in ORDER BY rule_id, key" + tail
-        )
-        cursor.execute("DELETE FROM task_occurrences_in")
+def _ids(todo: list[tuple[RuleInfo, Occurrence]], flat: list[Any]) -> Sequence[int]:
+    """Rule ids to narrow the read of stored rows to: those of ``todo`` when few results
+    changed, else the range of the batch ``flat`` (whole rules in id order)."""
+    if len(todo) < min(1000, len(flat)):
+        return sorted({i.id for i, _ in todo})
+    return range(flat[0][0].id, flat[-1][0].id + 1)
 
 
 def current_states(

@@ -31,8 +31,9 @@ from facility_server.compliance.load import (
     load_rules,
     since_for,
 )
+from facility_server.compliance.rules import QuotaRule
 from facility_server.compliance.store import Memo, write
-from facility_server.compliance.views import SETTLE_MS, Occurrence
+from facility_server.compliance.views import SETTLE_MS, Occurrence, SpaceContext
 from facility_server.models import TaskOccurrence
 
 logger = logging.getLogger(__name__)
@@ -157,15 +158,15 @@ def _run(
     contexts = load_contexts(
         session, spaces, weekly, since, now_ms, settle_ms=settle_ms, whole_city=whole_city
     )
-    results = [
+    results = (  # lazy, in rule id order: write() stores a batch while the next is evaluated
         (
             info,
             judged(
-                info, evaluate(info.rule, contexts[info.space_id], days_for(info), now_ms), now_ms
+                info, safe_evaluate(info, contexts[info.space_id], days_for(info), now_ms), now_ms
             ),
         )
         for info in rules
-    ]
+    )
     changes, evaluated = write(
         session, results, now_ms, None if whole_city else [r.id for r in rules], memo
     )
@@ -203,25 +204,60 @@ def evaluate_today(
     session: Session, space_ids: list[int], now: datetime, *, settle_ms: int = SETTLE_MS
 ) -> list[tuple[RuleInfo, SpaceInfo, list[Occurrence]]]:
     """Today's occurrences (all states, pending included; for quotas the current period)
-    of the rules of some spaces, evaluated live for a board; nothing is written."""
+    of the rules of some spaces, evaluated live for a board; nothing is written. Also
+    yesterday's that still take check-ins (a window crossing midnight, a round after
+    22:00). Only check-ins received by ``now`` count (a board at a past instant shows what
+    was known then; terminal health is the current one: its history is not kept)."""
     now_ms = to_ms(now)
     rules, spaces, weekly = load_rules(session, space_ids=space_ids)
 
     def days_for(info: RuleInfo) -> list[date]:
-        return [local_day(spaces[info.space_id].tz, now_ms)]
+        today = local_day(spaces[info.space_id].tz, now_ms)
+        if isinstance(info.rule, QuotaRule):
+            return [today]
+        return [today - timedelta(days=1), today]
 
     since = since_for(rules, spaces, days_for)
-    contexts = load_contexts(session, spaces, weekly, since, now_ms, settle_ms=settle_ms)
-    return [
-        (
-            info,
-            spaces[info.space_id],
-            judged(
-                info, evaluate(info.rule, contexts[info.space_id], days_for(info), now_ms), now_ms
-            ),
+    contexts = load_contexts(
+        session, spaces, weekly, since, now_ms, settle_ms=settle_ms, received_by_ms=now_ms
+    )
+    out = []
+    for info in rules:
+        today = days_for(info)[-1]
+        occs = safe_evaluate(info, contexts[info.space_id], days_for(info), now_ms)
+        occs = [o for o in occs if o.window.day == today or o.window.until_ms > now_ms]
+        out.append((info, spaces[info.space_id], judged(info, occs, now_ms)))
+    return out
+
+
+def safe_evaluate(
+    info: RuleInfo, ctx: SpaceContext, days: list[date], now_ms: int
+) -> list[Occurrence]:
+    """:func:`evaluate`, but a day the rule cannot be evaluated on (a rule the engine
+    cannot apply to that day's hours) is logged with the rule, space and day and left
+    out: one bad rule never stops the tick of every complex (a loop boundary)."""
+    try:
+        return evaluate(info.rule, ctx, days, now_ms)
+    except Exception:  # retried day by day: each failing day is logged, the rest kept
+        return evaluate(
+            info.rule, ctx, [d for d in days if _evaluable(info, ctx, d, now_ms)], now_ms
         )
-        for info in rules
-    ]
+
+
+def _evaluable(info: RuleInfo, ctx: SpaceContext, day: date, now_ms: int) -> bool:
+    """Whether ``rule`` can be evaluated on ``day`` (logged with rule, space, day if not)."""
+    try:
+        evaluate(info.rule, ctx, [day], now_ms)
+    except Exception:
+        logger.exception(
+            "compliance: rule %s (id %d) of space %d cannot be evaluated on %s; skipped",
+            info.code,
+            info.id,
+            info.space_id,
+            day.isoformat(),
+        )
+        return False
+    return True
 
 
 def judged(info: RuleInfo, occs: list[Occurrence], now_ms: int) -> list[Occurrence]:

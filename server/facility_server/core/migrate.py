@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from facility_server.core.db import create_private_sqlite
+
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
@@ -19,7 +21,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Upgrade the database at ``url`` to ``revision`` (creating tables on an empty one)."""
+    """Upgrade the database at ``url`` to ``revision`` (creating tables on an empty one;
+    a new SQLite file is created readable by its owner only)."""
+    create_private_sqlite(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -151,7 +151,11 @@ class Ingest:
             logger.exception("ingest: message dropped", extra={"topic": msg.topic})
 
     def handle(self, topic_name: str, payload: bytes, *, retained: bool = False) -> bool:
-        """Decode and store one message; False when it was invalid, unknown or a duplicate."""
+        """Decode and store one message; False when it was invalid, unknown or a duplicate.
+
+        An invalid ``health.reading`` event is also counted as a rejection of the topic's
+        device (:func:`facility_server.vitals.ingest.reject_undecodable`; issue 7)."""
+        topic = None
         try:
             topic = topics.parse_topic(topic_name)
             if topic.channel == "status":
@@ -162,6 +166,8 @@ class Ingest:
                 return False
         except ContractError as exc:
             logger.warning("ingest: invalid message on %s: %s", topic_name, exc)
+            if topic is not None and topic.channel == "evt":
+                self._count_rejected_reading(topic, payload, exc)
             return False
         with session_scope(self.factory) as session:
             if topic.channel == "status":
@@ -170,3 +176,12 @@ class Ingest:
                 stored = store_event(session, topic, event, self.clock())
         self.stored += int(stored)
         return stored
+
+    def _count_rejected_reading(
+        self, topic: topics.Topic, payload: bytes, exc: ContractError
+    ) -> None:
+        from facility_server.vitals.ingest import is_health_payload, reject_undecodable
+
+        if is_health_payload(payload):
+            with session_scope(self.factory) as session:
+                reject_undecodable(session, topic.site, topic.device, payload, exc, self.clock())

@@ -90,11 +90,18 @@ def _vital_lines(f: Facts) -> list[str]:
     """A health-kiosk crisis: where and when only. Chat groups read these messages, so no
     reading value and no member (name or pseudonym) is ever in them (PIPL art. 28)."""
     d = f.detail
+    who = (
+        "Member: enrolled with consent (name and values: clinician API)"
+        if d.get("identified")
+        else "Member: UNIDENTIFIED (no consent on record): find the person at the kiosk; "
+        "the clinician API shows which readings were in a crisis range"
+    )
     return [
         "What: a vital-sign reading in a crisis range at a health kiosk",
         f"Where: {f.complex_name} ({f.site_id}) / {d.get('space_name', '')} "
         f"({d.get('space', '')}), kiosk {d.get('kiosk', '')}",
         f"When: {f.since}",
+        who,
         "Responsible: the clinician on duty (values and member: clinician API only, "
         f"GET /api/v1/vitals/crises/{f.alert_id}?purpose=crisis_follow_up)",
     ]

@@ -5,7 +5,9 @@ its complex's contacts (level 0), each escalation to the next level's (1 street,
 2 district), its resolution to everyone told before. Task alerts go to contacts with
 topic ``tasks`` (those bound to a staff member only for the rules that person is
 responsible for); device-health alerts to topic ``devices``: a different person;
-health-kiosk crisis alerts to topic ``health`` (the clinician on duty, issue 7).
+health-kiosk crisis alerts to topic ``health`` (the clinician on duty, issue 7). A crisis
+with no ``health`` contact at a level is logged at WARNING and the level is listed in the
+alert's ``detail.not_delivered``.
 
 Each row's ``key`` = ``alert:contact:channel:event`` is unique, and rows are inserted
 with ``ON CONFLICT DO NOTHING``, so two processes dispatching the same change make one
@@ -16,6 +18,7 @@ send the same row; a sent row is marked ``sent`` and never sent again.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +27,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.models import Alert, Complex, Contact, Notification
-from facility_server.notify.message import OPENED, RESOLVED, Facts, compose, escalated
+from facility_server.notify.message import (
+    LEVEL_NAMES,
+    OPENED,
+    RESOLVED,
+    Facts,
+    compose,
+    escalated,
+)
 from facility_server.notify.sender import channel_of
 
 logger = logging.getLogger(__name__)
@@ -83,12 +93,44 @@ def facts(alert: Alert, cx: Complex, level: int) -> Facts:
     )
 
 
+def _facts(session: Session, alert: Alert, cx: Complex, level: int) -> Facts:
+    """:func:`facts`, plus for a health-kiosk crisis whether the member is identified (read
+    from the session, not kept in the alert: every role that reads alerts sees those)."""
+    f = facts(alert, cx, level)
+    if topic_of(alert) == "health":
+        from facility_server.vitals.crisis import identified
+
+        f = replace(f, detail={**f.detail, "identified": identified(session, alert.id)})
+    return f
+
+
+def _not_delivered(alert: Alert, cx: Complex, level: int) -> None:
+    """A crisis with nobody to tell at ``level``: WARNING, and the alert's detail lists the
+    level under ``not_delivered`` (the alert boards and the API show it)."""
+    name = LEVEL_NAMES[level]
+    logger.warning(
+        "alert %s (%s) of %s: no active contact with topic health at the %s level; "
+        "nothing was sent",
+        alert.id,
+        alert.kind,
+        cx.site_id,
+        name,
+        extra={"alert_id": alert.id, "site": cx.site_id, "level": name},
+    )
+    missed = list(alert.detail.get("not_delivered", []))
+    if name not in missed:
+        alert.detail = {**alert.detail, "not_delivered": [*missed, name]}
+
+
 def _enqueue(
     session: Session, alert: Alert, cx: Complex, level: int, event: str, now: datetime
 ) -> int:
     rows = []
-    for contact in recipients(session, alert, cx, level):
-        title, body = compose(facts(alert, cx, level), event)
+    contacts = recipients(session, alert, cx, level)
+    if not contacts and topic_of(alert) == "health" and event != RESOLVED:
+        _not_delivered(alert, cx, level)
+    for contact in contacts:
+        title, body = compose(_facts(session, alert, cx, level), event)
         channel = channel_of(contact.url)
         rows.append(
             {

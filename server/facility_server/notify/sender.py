@@ -29,12 +29,25 @@ class SendError(RuntimeError):
     """A message could not be delivered (the worker retries it later)."""
 
 
+#: Apprise message types (``apprise.NotifyType``) by alert severity; a resolution is a
+#: ``success``.
+NOTIFY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}
+
+
+def notify_type(severity: str, event: str) -> str:
+    """The Apprise type of a message about an alert of ``severity`` (``critical``,
+    ``warning``, ``info``) and outbox ``event`` (``opened``, ``escalated:N``, ``resolved``):
+    webhooks carry it as ``type``, chat robots colour or tag by it."""
+    return "success" if event == "resolved" else NOTIFY_TYPES.get(severity, "info")
+
+
 class Sender(Protocol):
     """Delivers one message; raises :class:`SendError` when it could not."""
 
-    def send(self, url: str, title: str, body: str, key: str) -> None:
+    def send(self, url: str, title: str, body: str, key: str, *, notify_type: str = "info") -> None:
         """Send ``title`` and ``body`` to ``url``; ``key`` is the outbox key (an
-        idempotency token a receiver may use to drop a repeat).
+        idempotency token a receiver may use to drop a repeat); ``notify_type`` one of
+        Apprise's ``info``, ``success``, ``warning``, ``failure`` (:func:`notify_type`).
 
         Raises:
             SendError: not delivered.
@@ -56,7 +69,16 @@ def check_url(url: str) -> str:
     import apprise
 
     if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
-        raise ValueError(f"not a notification URL Apprise can use (scheme {channel_of(url)!r})")
+        from apprise.manager_plugins import NotificationManager
+
+        scheme = channel_of(url)
+        if scheme in NotificationManager().schemas():  # type: ignore[no-untyped-call]
+            raise ValueError(
+                f"not a notification URL Apprise can use: scheme {scheme!r} is known, but the "
+                "rest is not in its form (e.g. a DingTalk access token is letters and digits "
+                "only: dingtalk://{token}/)"
+            )
+        raise ValueError(f"not a notification URL Apprise can use: unknown scheme {scheme!r}")
     return url
 
 
@@ -78,7 +100,7 @@ class AppriseSender:
     def __init__(self, timeout_s: float = 10.0) -> None:
         self.timeout_s = timeout_s
 
-    def send(self, url: str, title: str, body: str, key: str) -> None:
+    def send(self, url: str, title: str, body: str, key: str, *, notify_type: str = "info") -> None:
         """Send one message (see :class:`Sender`)."""
         import apprise
 
@@ -92,5 +114,5 @@ class AppriseSender:
         plugin.socket_connect_timeout = plugin.socket_read_timeout = self.timeout_s
         box = apprise.Apprise()
         box.add(plugin)
-        if not box.notify(title=title, body=body):
+        if not box.notify(title=title, body=body, notify_type=notify_type):
             raise SendError(f"{channel_of(url)} delivery failed")

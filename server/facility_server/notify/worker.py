@@ -1,6 +1,8 @@
 """Send the outbox: claim due rows, send each through a :class:`Sender`, record the result.
 
-A failed send is retried with exponential backoff (``retry_s * 2**(attempts-1)``, at most
+Each message goes with the Apprise type of its alert's severity (critical: ``failure``,
+warning: ``warning``; a resolution: ``success``; :func:`.sender.notify_type`). A failed
+send is retried with exponential backoff (``retry_s * 2**(attempts-1)``, at most
 one hour) until ``max_attempts``, then the row is ``failed``; a row whose contact is gone
 or inactive is ``cancelled``. Marking a row sent requires the worker's own claim, so a
 worker whose lease expired cannot mark another's row. (A process killed between a
@@ -19,9 +21,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from facility_server.core.db import session_scope
-from facility_server.models import Contact, Notification
+from facility_server.models import Alert, Contact, Notification
 from facility_server.notify.outbox import claim
-from facility_server.notify.sender import Sender, SendError
+from facility_server.notify.sender import Sender, SendError, notify_type
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +56,21 @@ def deliver(
             contact = session.get(Contact, row.contact_id) if row.contact_id else None
             target = (contact.url if contact and contact.active else None, row.title, row.body)
             key, attempts = row.key, row.attempts
+            who = (
+                f"contact {contact.code!r} ({contact.scope_kind} {contact.scope_id}, "
+                f"{row.channel}), notification {key}"
+                if contact
+                else f"notification {key}"
+            )  # never the URL: it holds tokens
+            alert = session.get(Alert, row.alert_id)
+            kind = notify_type(alert.severity if alert else "info", row.event)
         if target[0] is None:
             _finish(factory, row_id, worker, state="cancelled", last_error="contact gone")
             continue
         try:
-            sender.send(target[0], target[1], target[2], key)
+            sender.send(target[0], target[1], target[2], key, notify_type=kind)
         except (SendError, OSError) as exc:
-            _retry(factory, row_id, worker, attempts + 1, str(exc), clock(), config)
+            _retry(factory, row_id, worker, attempts + 1, str(exc), clock(), config, who)
             continue
         _finish(factory, row_id, worker, state="sent", sent_at=clock(), attempts=attempts + 1)
         sent += 1
@@ -85,10 +95,11 @@ def _retry(
     error: str,
     now: datetime,
     config: WorkerConfig,
+    who: str = "",
 ) -> None:
     delay = min(config.retry_s * 2 ** (attempts - 1), 3600.0)
     state = "failed" if attempts >= config.max_attempts else "pending"
-    logger.warning("notification failed (attempt %d): %s", attempts, error)
+    logger.warning("notification to %s failed (attempt %d): %s", who, attempts, error)
     _finish(
         factory,
         row_id,

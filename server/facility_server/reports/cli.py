@@ -23,6 +23,7 @@ import typer
 from facility_server.core.db import make_engine, session_factory, session_scope
 from facility_server.core.migrate import upgrade
 from facility_server.core.settings import get_settings
+from facility_server.utilisation.periods import Period, PeriodError, parse_period
 
 app = typer.Typer(help="Reports: the half-year check of the 4+5+X standard.", no_args_is_help=True)
 
@@ -48,6 +49,45 @@ def file_stem(kind: str, ident: str, period: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{kind}-{ident}-{period}")
 
 
+PERIOD_FORMS = "2026H1, 2026H2, 2026-06 (month), 2026-W23 (ISO week) or 2026"
+YEARS = (2000, 2099)  # as the API (api/routes/scorecard.py)
+
+
+def parse_period_option(text: str) -> Period:
+    """``--period`` as a :class:`Period` of a year in 2000..2099.
+
+    Raises:
+        typer.BadParameter: naming the option, the value and the accepted forms.
+    """
+    try:
+        p = parse_period(text)
+    except (PeriodError, ValueError) as exc:
+        raise typer.BadParameter(f"--period: {text!r} is not a period; use {PERIOD_FORMS}") from exc
+    if not YEARS[0] <= p.first.year <= YEARS[1]:
+        raise typer.BadParameter(f"--period: {text!r} is outside the years {YEARS[0]}..{YEARS[1]}")
+    return p
+
+
+def parse_as_of_option(text: str | None) -> datetime | None:
+    """``--as-of`` as a tz-aware instant (None when not given: judge as of now).
+
+    Raises:
+        typer.BadParameter: naming the option and the value.
+    """
+    if text is None:
+        return None
+    example = "e.g. 2026-11-30T02:00+08:00"
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--as-of: {text!r} is not an ISO instant, {example}") from exc
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise typer.BadParameter(f"--as-of: {text!r} has no UTC offset, {example}")
+    if not YEARS[0] <= at.year <= YEARS[1]:
+        raise typer.BadParameter(f"--as-of: {text!r} is outside the years {YEARS[0]}..{YEARS[1]}")
+    return at
+
+
 @app.command("half-year")
 def half_year(
     period: Annotated[str, typer.Option(help="Period: 2026H1, 2026H2 (or 2026-06, 2026).")],
@@ -62,11 +102,20 @@ def half_year(
         str | None, typer.Option("--db", help="Database URL (default: settings).")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Judge as of this ISO instant (default: the period's end).")
+        str | None,
+        typer.Option(
+            help="Judge as of this ISO instant with UTC offset (default: now; never after"
+            " the period's end)."
+        ),
     ] = None,
     refresh: Annotated[
-        bool, typer.Option(help="Recompute the utilisation aggregates of the period first.")
-    ] = False,
+        bool,
+        typer.Option(
+            "--refresh/--no-refresh",
+            help="Recompute the period's utilisation aggregates up to --as-of first (default;"
+            " --no-refresh reads the stored ones: faster, but stale after a replay).",
+        ),
+    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Also print the roll-up as JSON.")
     ] = False,
@@ -75,30 +124,26 @@ def half_year(
     from facility_server.reports import render
     from facility_server.reports.data import build_report
     from facility_server.reports.pdf import ReportError
-    from facility_server.utilisation.periods import PeriodError, parse_period
 
     kind, ident = _scope(complex_, street, district)
     if fmt not in ("xlsx", "pdf", "both"):
-        raise typer.BadParameter("--format must be xlsx, pdf or both")
-    try:
-        p = parse_period(period)
-        now = None if as_of is None else datetime.fromisoformat(as_of)
-        if now is not None and now.tzinfo is None:
-            raise ValueError("--as-of needs a UTC offset, e.g. 2026-07-01T00:00+08:00")
-    except (PeriodError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        raise typer.BadParameter(f"--format: {fmt!r}; use xlsx, pdf or both")
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"--out: {str(out)!r} is a file; give a folder")
+    p, now = parse_period_option(period), parse_as_of_option(as_of)
     url = db or get_settings().database_url
     upgrade(url)
     try:
         with session_scope(session_factory(make_engine(url))) as session:
             if refresh:
-                _refresh(session, kind, ident, p)
+                _refresh(session, kind, ident, p, now)
             report = build_report(session, kind, ident, p, now=now)
-            paths = render(report, out / file_stem(kind, ident, p.key), fmt)  # type: ignore[arg-type]
+            stem = out / file_stem(kind, str(report.scope["id"]), p.key)
+            paths = render(report, stem, fmt)  # type: ignore[arg-type]
     except LookupError as exc:
         typer.echo(f"facility report: {exc}", err=True)
         raise typer.Exit(2) from exc
-    except ReportError as exc:
+    except (ReportError, OSError) as exc:
         typer.echo(f"facility report: {exc}", err=True)
         raise typer.Exit(1) from exc
     for path in paths:
@@ -112,12 +157,17 @@ def half_year(
         )
 
 
-def _refresh(session, kind: str, ident: str, period) -> None:  # type: ignore[no-untyped-def]
+def _refresh(session, kind: str, ident: str, period, at: datetime | None) -> None:  # type: ignore[no-untyped-def]
+    """Recompute the period's day aggregates up to the local day of ``at`` (default now)."""
     from datetime import UTC, timedelta
+    from zoneinfo import ZoneInfo
 
     from facility_server.reports.data import _complexes
     from facility_server.utilisation.refresh import refresh_days
 
-    _, ids = _complexes(session, kind, ident)  # type: ignore[arg-type]
-    now = datetime.now(UTC)
-    refresh_days(session, now, period.first, period.end - timedelta(days=1), complex_ids=ids)
+    scope, ids = _complexes(session, kind, ident)  # type: ignore[arg-type]
+    now = at or datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(scope.get("timezone", "Asia/Shanghai"))).date()
+    last = min(period.end - timedelta(days=1), today)
+    if ids and last >= period.first:
+        refresh_days(session, now, period.first, last, complex_ids=ids)

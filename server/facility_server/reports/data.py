@@ -11,7 +11,7 @@ and the scorecards cannot disagree. Definitions: docs/metrics.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from facility_server.utilisation.periods import Period, parse_period, weeks_in
 ScopeKind = Literal["complex", "street", "district"]
 TASKS = (("daily", "disinfection"), ("patrol", "patrol"))
 STATE_COLUMNS = ("on_time", "late", "missed", "unknown", "excused")
+EVENT_TYPES = ("elderly_care", "aid", "fitness")  # lectures, job events, sports/maintenance
 
 
 @dataclass
@@ -118,7 +119,9 @@ def utilisation_table(facts: list[ComplexFacts]) -> Table:
 
 
 def opening_table(facts: list[ComplexFacts]) -> Table:
-    """Actual opening per ISO week of the spaces with a quota (culture, health)."""
+    """Actual opening per ISO week of the spaces with a quota (culture, health), judged as
+    the scorecard: ``met``, ``not met``, ``excused`` (short only by holidays or
+    exceptions), ``pending`` (not ended as of the report) or ``before start``."""
     t = Table(
         "Actual opening per week against the quotas",
         [
@@ -145,6 +148,8 @@ def opening_table(facts: list[ComplexFacts]) -> Table:
                 status = "met" if actual[idx] >= target - 1e-9 else "not met"
                 if status == "not met" and planned[idx] < target <= s.regular[idx]:
                     status = "excused"
+                if monday + timedelta(days=7) > cx.today:  # as the scorecard: not ended
+                    status = "pending"
                 if not s.judged(monday):  # as the scorecard: weeks before the space started
                     status = "before start"
                 year, week, _ = monday.isocalendar()
@@ -192,7 +197,8 @@ def compliance_table(facts: list[ComplexFacts]) -> Table:
 
 
 def events_table(facts: list[ComplexFacts]) -> Table:
-    """Activities (lectures, clinics, sports and job events) and maintenance check-ins."""
+    """Activities (lectures, clinics, sports and job events) and maintenance check-ins of
+    the spaces a clause counts them for (zeros included) and of any other space with some."""
     t = Table(
         "Events (check-ins)",
         [
@@ -209,7 +215,7 @@ def events_table(facts: list[ComplexFacts]) -> Table:
         for s in cx.spaces:
             act = s.events.get("activity", [])
             mnt = s.events.get("maintenance", [])
-            if not act and not mnt:
+            if not act and not mnt and s.type not in EVENT_TYPES:
                 continue
             t.rows.append(
                 [
@@ -227,7 +233,8 @@ def events_table(facts: list[ComplexFacts]) -> Table:
 def satisfaction_table(
     facts: list[ComplexFacts], items: dict[int, Rectification], min_votes: int
 ) -> Table:
-    """Satisfaction per service, the ones under 80% and their rectification status."""
+    """Satisfaction per service (every space; 0 votes included), the ones under 80% and
+    their rectification status."""
     t = Table(
         "Satisfaction per service",
         [
@@ -247,8 +254,6 @@ def satisfaction_table(
     for cx in facts:
         for s in cx.spaces:
             j = s.tally.as_json()
-            if not j["votes"]:
-                continue
             below = j["rate_pct"] is not None and j["rate_pct"] < THRESHOLD_PCT
             item = items.get(s.id)
             state = item.state if item else ("-" if not below else f"< {min_votes} votes")
@@ -283,7 +288,8 @@ def build_report(
     """The report of a complex (site id), street or district (path, code or id).
 
     Args:
-        now: judge as of this instant; None = the end of the period.
+        now: judge as of this instant, clamped to the period's end; None: the current
+            time (:func:`facility_server.scorecard.as_of`).
         open_items: open the rectification items of services under 80% first (the
             half-year check does; the caller commits).
 

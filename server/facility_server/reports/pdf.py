@@ -2,8 +2,8 @@
 
 The font is the first that exists of ``FACILITY_REPORT_FONT`` (a .ttf/.ttc/.otf path)
 and the Debian packages' files below (``apt-get install fonts-wqy-microhei``); fpdf2
-embeds only the glyphs used. Sections: the scorecard(s), the roll-up (streets,
-districts), then each table of :mod:`facility_server.reports.data`.
+embeds only the glyphs used. Sections: the roll-up, the scorecard(s) with their notes,
+then each table of :mod:`facility_server.reports.data` (the XLSX's content).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from fpdf import FPDF
 
 from facility_server.reports.data import Report, Table
+from facility_server.scorecard import STATUSES
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -68,6 +69,19 @@ def _row(pdf: FPDF, widths: list[float], values: list[str], height: float, fill:
     pdf.ln(height)
 
 
+def _header(pdf: FPDF, widths: list[float], names: list[str], height: float, size: float) -> None:
+    """Column headers, each in a font small enough to fit whole (down to 4 pt)."""
+    pdf.set_fill_color(225, 230, 240)
+    for w, name in zip(widths, names, strict=True):
+        pdf.set_font("cjk", size=size)
+        text_w = pdf.get_string_width(name)
+        if text_w > w - 1.0:
+            pdf.set_font("cjk", size=max(4.0, size * (w - 1.0) / text_w))
+        pdf.cell(w, height, _fit(pdf, name, w - 1.0), border=1, fill=True)
+    pdf.set_font("cjk", size=size)
+    pdf.ln(height)
+
+
 def _table(pdf: FPDF, table: Table, size: float) -> None:
     """A table as plain cells (fast: tens of thousands of rows for a district), its
     header repeated on every page; text too long for its column is cut."""
@@ -83,12 +97,11 @@ def _table(pdf: FPDF, table: Table, size: float) -> None:
     widths = [pdf.epw * w / sum(weights) for w in weights]
     height = size * 0.55
     header = [c.replace("_", " ") for c in table.columns]
-    pdf.set_fill_color(225, 230, 240)
-    _row(pdf, widths, header, height, True)
+    _header(pdf, widths, header, height, size)
     for values in table.rows:
         if pdf.will_page_break(height):
             pdf.add_page()
-            _row(pdf, widths, header, height, True)
+            _header(pdf, widths, header, height, size)
         _row(pdf, widths, [_cell(v) for v in values], height, False)
     pdf.ln(4)
 
@@ -112,8 +125,21 @@ def _scorecards(report: Report) -> Table:
 
 
 def _rollup(report: Report) -> Table:
-    cols = ["clause", "pass", "fail", "pending", "n/a", "info", "pass_rate_pct"]
+    cols = ["clause", *STATUSES, "pass_rate_pct"]
     return Table("Roll-up over complexes", cols, [[r[c] for c in cols] for r in report.rollup])
+
+
+def _notes(pdf: FPDF, report: Report) -> None:
+    """How each clause was judged (the XLSX's note column), one wrapped line per note."""
+    pdf.set_font("cjk", size=11)
+    pdf.cell(text="Scorecard notes", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=8)
+    for card in report.cards:
+        for c in card["clauses"]:
+            if c["note"]:
+                line = f"{card['complex']['site']} {c['clause']}: {c['note']}"
+                pdf.multi_cell(0, 4.2, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
 
 
 def write_pdf(report: Report, path: Path) -> Path:
@@ -143,9 +169,9 @@ def write_pdf(report: Report, path: Path) -> Path:
         new_y="NEXT",
     )
     pdf.ln(3)
-    if scope["kind"] != "complex":
-        _table(pdf, _rollup(report), 8)
+    _table(pdf, _rollup(report), 8)
     _table(pdf, _scorecards(report), 7)
+    _notes(pdf, report)
     for table in report.tables:
         _table(pdf, table, 7)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
-"""The report as an XLSX workbook (openpyxl): a "Scorecard" sheet, a "Roll-up" sheet for
-streets and districts, then one sheet per table of :mod:`facility_server.reports.data`.
+"""The report as an XLSX workbook (openpyxl): "Summary", "Scorecard", "Roll-up" (per
+clause, complexes by status; one complex for a complex's report), then one sheet per table
+of :mod:`facility_server.reports.data`.
 Numbers are stored as numbers (hours in h, rates in %), so the file can be filtered and
 summed in a spreadsheet."""
 
@@ -13,6 +14,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from facility_server.reports.data import Report, Table
+from facility_server.scorecard import STATUSES
 
 _SHEETS = {
     "Utilisation per space": "Utilisation",
@@ -93,9 +95,8 @@ def write_xlsx(report: Report, path: Path) -> Path:
         ],
         scorecard_rows(report),
     )
-    if report.scope["kind"] != "complex":
-        cols = ["clause", "pass", "fail", "pending", "n/a", "info", "pass_rate_pct"]
-        _sheet(wb, "Roll-up", cols, [[r[c] for c in cols] for r in report.rollup])
+    cols = ["clause", *STATUSES, "pass_rate_pct"]
+    _sheet(wb, "Roll-up", cols, [[r[c] for c in cols] for r in report.rollup])
     for table in report.tables:
         _table(wb, table)
     path.parent.mkdir(parents=True, exist_ok=True)

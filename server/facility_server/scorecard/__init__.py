@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,16 +28,27 @@ from facility_server.scorecard.gather import gather
 from facility_server.utilisation.load import to_datetime
 from facility_server.utilisation.periods import Period, parse_period
 
-STATUSES = ("pass", "fail", "pending", "n/a", "info")
+STATUSES = ("pass", "fail", "pending", "insufficient", "n/a", "info")
+
+
+def period_end(period: Period, tz: ZoneInfo) -> datetime:
+    """The end of ``period``: local midnight after its last day, as a UTC datetime."""
+    return to_datetime(local_ms(tz, period.end, 0))
 
 
 def as_of(period: Period, tz: ZoneInfo, now: datetime | None) -> datetime:
-    """``now``, or the end of the period (local midnight after it) when None."""
-    if now is not None:
-        if now.tzinfo is None:
-            raise ValueError("now must be tz-aware")
-        return now
-    return to_datetime(local_ms(tz, period.end, 0))
+    """The instant a period is judged at: ``now`` (None: the current time, UTC) clamped
+    to the period's end, so a period still running is judged as of today (units not yet
+    ended are ``pending``) and a past one as of its end.
+
+    Raises:
+        ValueError: naive ``now``.
+    """
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be tz-aware, got {now.isoformat()!r}")
+    return min(now, period_end(period, tz))
 
 
 def card_of(
@@ -78,8 +89,8 @@ def scorecard(
     """The scorecard of complex ``site_id`` for ``period`` (``2026H1``, ``2026-06`` ...).
 
     Args:
-        now: judge as of this instant (units of time not yet ended are ``pending``);
-            None: as of the end of the period.
+        now: judge as of this instant, clamped to the period's end (units of time not
+            yet ended are ``pending``); None: the current time.
         min_votes: fewest votes for a service's satisfaction rate to count.
         utilisation_target: an optional district target for utilisation (%); the
             standard sets none, so the clause is ``info`` without it.

@@ -2,8 +2,9 @@
 
 Each clause gives ``value``, ``target``, ``unit`` and ``status``: ``pass``, ``fail``,
 ``pending`` (its unit of time has not ended yet, or a yearly count can still be
-reached), ``n/a`` (the complex has no such space or nothing to judge) or ``info`` (the
-standard sets no number). ``passed`` is True, False or None accordingly. Units of time
+reached), ``insufficient`` (a task rate with too few decided occurrences to pass),
+``n/a`` (the complex has no such space or nothing to judge) or ``info`` (the standard
+sets no number). ``passed`` is True, False or None accordingly. Units of time
 are local: ISO weeks wholly inside the period, calendar months wholly inside it, and the
 calendar year up to the period's end for yearly counts. Definitions: docs/metrics.md.
 """
@@ -95,17 +96,18 @@ def weekly_quota(
 
 
 def _weekly_note(kind: str, since: dict[str, str]) -> str:
-    """How a weekly quota is judged, naming the spaces judged from a later week."""
-    note = (
-        f"Lowest actual open {kind} in an ended ISO week of the period. A space counts from"
-        " the first whole week after it started (the earlier of its registration and its"
-        " first recorded door count or opening); ended weeks after that without any data"
-        " count as 0; weeks short only because of holidays or exceptions are excused."
-    )
-    if since:
-        note += " Judged from: " + ", ".join(f"{code} {week}" for code, week in since.items())
-        note += "."
-    return note
+    """How a weekly quota is judged (Chinese, as the clause texts), naming the spaces
+    judged from a later week."""
+    what = "开放小时数" if kind == "hours" else "开放天数"
+    note = f"取已结束ISO周的最低实际{what}; 因节假日或例外不足的周免评; 启用后无数据的周计0"
+    return note + _since_note(since)
+
+
+def _since_note(since: dict[str, str]) -> str:
+    """``; 自启用后第一个完整周期起评: culture 2026-W29`` (empty when none started late)."""
+    if not since:
+        return ""
+    return "; 自启用后第一个完整周期起评: " + ", ".join(f"{k} {v}" for k, v in since.items())
 
 
 def _week_key(monday: date) -> str:
@@ -115,25 +117,52 @@ def _week_key(monday: date) -> str:
 
 def monthly_events(facts: ComplexFacts) -> Clause:
     """Elderly care: at least 1 health lecture or free clinic a month (养老服务
-    "每月至少组织1次健康讲座或义诊"): the lowest ended month."""
+    "每月至少组织1次健康讲座或义诊"): the lowest ended month judged (from the first whole
+    month after the space's start, :mod:`facility_server.scorecard.start`)."""
     c = _clause(
         "elderly_lectures", "elderly_care", "养老服务: 每月至少1次健康讲座或义诊", "events/month", 1
     )
-    months, values = [], []
-    for space in facts.of_type("elderly_care"):
-        dates = space.events.get("activity", [])
-        for first in months_in(facts.period):
-            if next_month(first) > facts.today:
+    spaces = facts.of_type("elderly_care")
+    units = [(m, next_month(m), m.strftime("%Y-%m")) for m in months_in(facts.period)]
+    rows, values, later = _unit_counts(facts, spaces, "month", "activity", units)
+    c["detail"] = {"months": [{**r, "month": r.pop("unit")} for r in rows]}
+    c["note"] = "取已结束自然月的最低次数" + _since_note(_unit_since(spaces, "month"))
+    return _judge(c, min(values) if values else None, pending=not values and later)
+
+
+def _unit_counts(
+    facts: ComplexFacts,
+    spaces: list[Any],
+    unit: str,
+    task: str,
+    units: list[tuple[date, date, str]],
+) -> tuple[list[dict[str, Any]], list[int], bool]:
+    """Check-ins of ``task`` per judged ended unit: (rows, counts, whether a judged unit is
+    still to end). Units before a space's first judged unit are left out."""
+    rows, values, later = [], [], False
+    for space in spaces:
+        dates = space.events.get(task, [])
+        for first, end, key in units:
+            if not space.unit_judged(first, unit):
                 continue
-            n = sum(1 for d in dates if first <= d < next_month(first))
-            months.append({"space": space.code, "month": first.strftime("%Y-%m"), "value": n})
+            if end > facts.today:
+                later = True
+                continue
+            n = sum(1 for d in dates if first <= d < end)
+            rows.append({"space": space.code, "unit": key, "value": n})
             values.append(n)
-    c["detail"] = {"months": months}
-    return _judge(
-        c,
-        min(values) if values else None,
-        pending=bool(facts.of_type("elderly_care")) and not values,
-    )
+    return rows, values, later
+
+
+def _unit_since(spaces: list[Any], unit: str) -> dict[str, str]:
+    """Space code -> first judged unit's key, for spaces started during the period."""
+    out = {}
+    for s in spaces:
+        if unit in s.unit_from:
+            first = s.unit_from[unit]
+            key = {"week": _week_key(first), "month": first.strftime("%Y-%m")}
+            out[s.code] = key.get(unit, str(first.year))
+    return out
 
 
 def yearly_events(facts: ComplexFacts, space_type: str, key: str, text: str, target: int) -> Clause:
@@ -146,51 +175,68 @@ def yearly_events(facts: ComplexFacts, space_type: str, key: str, text: str, tar
     year = (facts.period.end - timedelta(days=1)).year
     over = date(year + 1, 1, 1) <= facts.today
     c["detail"] = {"year": year, "count": count}
+    c["note"] = f"{year}年1月1日至期末累计; 年度结束前未达标为待定"
     return _judge(c, float(count), pending=not over)
 
 
 def maintenance(facts: ComplexFacts) -> Clause:
     """Fitness: equipment maintained regularly (体育健身 "定期维护器材"): by the space's
-    maintenance quota rule (default: once a month), the lowest ended unit."""
+    maintenance quota rule (default: once a month), the lowest ended unit judged (from the
+    first whole unit after the space's or rule's start)."""
     c = _clause("equipment_maintenance", "fitness", "体育健身: 定期维护器材", "times/unit", None)
-    rows, values = [], []
+    rows: list[dict[str, Any]] = []
+    values: list[int] = []
+    later, since = False, {}
     for space in facts.of_type("fitness"):
         unit, count = space.maintenance or ("month", 1)
         c["target"], c["unit"] = count, f"times/{unit}"
-        dates = space.events.get("maintenance", [])
-        for first, end, key in _units(facts, unit):
-            n = sum(1 for d in dates if first <= d < end)
-            rows.append({"space": space.code, "unit": key, "value": n})
-            values.append(n)
+        r, v, pending = _unit_counts(facts, [space], unit, "maintenance", _units(facts, unit))
+        rows, values, later = rows + r, values + v, later or pending
+        since.update(_unit_since([space], unit))
     c["detail"] = {"units": rows}
-    return _judge(
-        c, min(values) if values else None, pending=bool(facts.of_type("fitness")) and not values
-    )
+    c["note"] = "取已结束周期的最低维护次数" + _since_note(since)
+    return _judge(c, min(values) if values else None, pending=not values and later)
 
 
 def _units(facts: ComplexFacts, unit: str) -> list[tuple[date, date, str]]:
     if unit == "week":
-        out = [(m, m + timedelta(days=7), _week_key(m)) for m in weeks_in(facts.period)]
-    elif unit == "month":
-        out = [(m, next_month(m), m.strftime("%Y-%m")) for m in months_in(facts.period)]
-    else:
-        first = date(facts.period.first.year, 1, 1)
-        out = [(first, first.replace(year=first.year + 1), str(first.year))]
-    return [u for u in out if u[1] <= facts.today]
+        return [(m, m + timedelta(days=7), _week_key(m)) for m in weeks_in(facts.period)]
+    if unit == "month":
+        return [(m, next_month(m), m.strftime("%Y-%m")) for m in months_in(facts.period)]
+    first = date(facts.period.first.year, 1, 1)
+    return [(first, first.replace(year=first.year + 1), str(first.year))]
+
+
+#: Fewest decided occurrences (on time, late, missed) of those due for a task rate to
+#: pass; below it the clause is ``insufficient`` (a terminal outage proves nothing).
+MIN_COVERAGE_PCT = 80.0
 
 
 def task_rate(facts: ComplexFacts, kind: str, task: str, key: str, text: str) -> Clause:
     """Children's play: daily disinfection / safety patrol from the compliance
-    occurrences: on time / (on time + late + missed) x 100 (%), target 100 %."""
+    occurrences: on time / (on time + late + missed) x 100 (%), target 100 %.
+
+    Coverage = decided / due (due = decided + unknown; excused and pending not due). A
+    rate under 100 % fails on the decided evidence alone; a rate of 100 % passes only when
+    coverage >= :data:`MIN_COVERAGE_PCT`, else the status is ``insufficient``.
+    """
     c = _clause(key, "kids_play", text, "%", 100.0)
     states: dict[str, int] = {}
     for space in facts.of_type("kids_play"):
         for state, n in space.tasks.get((kind, task), {}).items():
             states[state] = states.get(state, 0) + n
     decided = sum(states.get(s, 0) for s in ("on_time", "late", "missed"))
-    c["detail"] = {"states": states}
+    due = decided + states.get("unknown", 0)
+    coverage = 100.0 * decided / due if due else None
+    c["detail"] = {"states": states, "decided": decided, "due": due, "coverage_pct": coverage}
+    if due:
+        c["note"] = f"已判定 {decided}/{due} 次 (覆盖率 {coverage:.0f}%)"
     value = 100.0 * states.get("on_time", 0) / decided if decided else None
-    return _judge(c, value, pending=bool(states) and not decided)
+    _judge(c, value, pending=bool(states) and not decided)
+    if c["status"] == "pass" and coverage is not None and coverage < MIN_COVERAGE_PCT:
+        c["status"], c["passed"] = "insufficient", None
+        c["note"] += f", 低于 {MIN_COVERAGE_PCT:.0f}%: 证据不足"
+    return c
 
 
 def satisfaction(facts: ComplexFacts, min_votes: int) -> Clause:
@@ -204,6 +250,7 @@ def satisfaction(facts: ComplexFacts, min_votes: int) -> Clause:
     ]
     rated = [s.tally.rate_pct for s in facts.spaces if s.tally.votes >= min_votes]
     c["detail"] = {"services": services, "min_votes": min_votes}
+    c["note"] = f"取投票数不少于{min_votes}的服务中最低满意率"
     return _judge(c, min(r for r in rated if r is not None) if rated else None)
 
 
@@ -215,6 +262,7 @@ def utilisation(facts: ComplexFacts, target_pct: float | None) -> Clause:
     for s in facts.spaces:
         f.add({k: getattr(s.figures, k) for k in ("open_min", "occupied_min", "person_min")})
     c["detail"] = {"per_space": {s.code: _pct(s.figures.utilisation_pct) for s in facts.spaces}}
+    c["note"] = "全部空间占用小时/开放小时; 标准未设目标值"
     return _judge(c, f.utilisation_pct)
 
 

@@ -33,6 +33,8 @@ class SpaceFacts:
             (:mod:`facility_server.scorecard.start`); None: judged throughout.
         judged_from: Monday of the first ISO week its weekly quota is judged for (None:
             every week of the period).
+        unit_from: unit (``week``, ``month``, ``year``) -> first day of the first unit its
+            monthly lecture or maintenance quota is judged for (missing: every unit).
     """
 
     id: int
@@ -50,10 +52,16 @@ class SpaceFacts:
     maintenance: tuple[str, int] | None = None
     start: date | None = None
     judged_from: date | None = None
+    unit_from: dict[str, date] = field(default_factory=dict)
 
     def judged(self, monday: date) -> bool:
         """Whether the ISO week starting ``monday`` is judged for the weekly quota."""
         return self.judged_from is None or monday >= self.judged_from
+
+    def unit_judged(self, first: date, unit: str) -> bool:
+        """Whether the ``unit`` starting ``first`` is judged (monthly/maintenance quota)."""
+        since = self.unit_from.get(unit)
+        return since is None or first >= since
 
 
 @dataclass

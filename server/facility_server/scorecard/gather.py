@@ -19,7 +19,7 @@ from facility_server.models import CheckIn, TaskOccurrence, TaskRule
 from facility_server.opening import local_intervals, weekly_open_days, weekly_open_hours
 from facility_server.satisfaction.rectify import service_tallies
 from facility_server.scorecard.facts import ComplexFacts, SpaceFacts
-from facility_server.scorecard.start import first_judged_week, space_starts
+from facility_server.scorecard.start import first_judged_unit, first_judged_week, space_starts
 from facility_server.utilisation.actual import QUOTAS
 from facility_server.utilisation.load import SpaceRef, load_spaces, to_datetime
 from facility_server.utilisation.metrics import Figures
@@ -27,6 +27,7 @@ from facility_server.utilisation.periods import Period, week_start
 from facility_server.utilisation.summary import day_rows
 
 _BATCH = 500
+UNIT_QUOTAS = ("elderly_care", "fitness")  # monthly lecture, maintenance quota
 
 
 def _weeks(rows: Sequence[dict[str, Any]]) -> dict[date, tuple[float, int]]:
@@ -99,19 +100,55 @@ def _tasks(
     return out
 
 
-def _maintenance_rules(session: Session, space_ids: list[int]) -> dict[int, tuple[str, int]]:
-    out = {}
-    stmt = select(TaskRule.space_id, TaskRule.params).where(
+def _maintenance_rules(
+    session: Session, space_ids: list[int]
+) -> dict[int, tuple[str, int, datetime]]:
+    """Space id -> (unit, count, created_at) of its maintenance quota rule."""
+    out: dict[int, tuple[str, int, datetime]] = {}
+    stmt = select(TaskRule.space_id, TaskRule.params, TaskRule.created_at).where(
         TaskRule.enabled,
         TaskRule.task == "maintenance",
         TaskRule.kind == "quota",
         TaskRule.space_id.in_(space_ids),
     )
-    for sid, params in session.execute(stmt):
+    for sid, params, created in session.execute(stmt):
         rule = parse_rule(params)
         if isinstance(rule, QuotaRule):
-            out[sid] = (rule.period, rule.count)
+            out[sid] = (rule.period, rule.count, created)
     return out
+
+
+def _earliest(start: date | None, dates: Sequence[date]) -> date | None:
+    """A start moved back to the first recorded check-in (None: judged throughout)."""
+    return start if start is None or not dates else min(start, dates[0])
+
+
+def _judged_from(
+    facts: SpaceFacts,
+    space: SpaceRef,
+    start: date | None,
+    rule: tuple[str, int, datetime] | None,
+    first: date,
+) -> None:
+    """Set from which unit each quota of the space is judged (:mod:`.start`): the
+    weekly opening quota from the space's start; the monthly lecture from the start or
+    its first activity check-in; the maintenance quota from the later of the space's
+    start and its rule's creation, or its first maintenance check-in."""
+    facts.start = start
+    if space.type in QUOTAS and start is not None:
+        facts.judged_from = first_judged_week(space.schedule, start)
+    if space.type == "elderly_care":
+        unit, since = "month", _earliest(start, facts.events.get("activity", []))
+    elif space.type == "fitness":
+        unit, since = (rule[0], start) if rule else ("month", start)
+        created = rule[2].astimezone(space.tz).date() if rule else None
+        if created is not None and created > first:
+            since = created if since is None else max(since, created)
+        since = _earliest(since, facts.events.get("maintenance", []))
+    else:
+        return
+    if since is not None and since > first:
+        facts.unit_from[unit] = first_judged_unit(space.schedule, since, unit)
 
 
 def _space_facts(space: SpaceRef, rows: list[dict[str, Any]], period: Period) -> SpaceFacts:
@@ -146,7 +183,7 @@ def gather(
     tasks = _tasks(session, list(complex_ids), period)
     tallies = service_tallies(session, complex_ids, period)
     rules = _maintenance_rules(session, ids)
-    quota_spaces = {sid: s for sid, s in spaces.items() if s.type in QUOTAS}
+    quota_spaces = {sid: s for sid, s in spaces.items() if s.type in (*QUOTAS, *UNIT_QUOTAS)}
     starts = space_starts(session, quota_spaces, period.first)
     out: dict[int, ComplexFacts] = {}
     for sid, space in spaces.items():
@@ -167,9 +204,8 @@ def gather(
         facts.events = {k: sorted(v) for k, v in events.get(sid, {}).items()}
         facts.tasks = dict(tasks.get(sid, {}))
         facts.tally = tallies.get(sid, facts.tally)
-        facts.maintenance = rules.get(sid)
-        if sid in starts:
-            facts.start = starts[sid]
-            facts.judged_from = first_judged_week(space.schedule, starts[sid])
+        rule = rules.get(sid)
+        facts.maintenance = rule[:2] if rule else None
+        _judged_from(facts, space, starts.get(sid), rule, period.first)
         cx.spaces.append(facts)
     return [out[c] for c in sorted(out)]

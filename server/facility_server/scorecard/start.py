@@ -1,13 +1,15 @@
-"""From which week a space's weekly opening quota is judged (culture >= 28 h, health >= 5
-days a week; docs/metrics.md).
+"""From which week (month, year) a space's quota is judged: the weekly opening quotas
+(culture >= 28 h, health >= 5 days a week), the monthly lecture of elderly care and the
+maintenance quota of fitness (docs/metrics.md, docs/compliance.md "quotas are judged from
+their first full period").
 
 A space is judged from its **start**: the earlier of its registration (``spaces.created_at``,
 local date) and its first recorded use (the first stored day with door counts or actual
 opening; data may predate registration when history is replayed or backfilled). The first
 judged week is the ISO week of the start when the space had no published opening in it
 before that day, else the next week: a week the space was only partly known in proves
-nothing. After the start every ended week counts, a week without any data as 0: a
-silent door counter must not hide a closed room.
+nothing; months and years the same way. After the start every ended unit counts, a
+unit without any data as 0: a silent door counter must not hide a closed room.
 """
 
 from __future__ import annotations
@@ -22,22 +24,47 @@ from facility_server.models import Space
 from facility_server.opening import Schedule, local_intervals
 from facility_server.utilisation.load import SpaceRef
 from facility_server.utilisation.models import UtilisationDay
-from facility_server.utilisation.periods import week_start
+from facility_server.utilisation.periods import next_month, week_start
 
 _BATCH = 500
+
+
+def unit_start(day: date, unit: str) -> date:
+    """First local day of the ``week`` (Monday), ``month`` or ``year`` containing ``day``."""
+    if unit == "week":
+        return week_start(day)
+    if unit == "month":
+        return day.replace(day=1)
+    return date(day.year, 1, 1)
+
+
+def unit_after(first: date, unit: str) -> date:
+    """First day of the unit after the one starting on ``first``."""
+    if unit == "week":
+        return first + timedelta(days=7)
+    if unit == "month":
+        return next_month(first)
+    return date(first.year + 1, 1, 1)
+
+
+def first_judged_unit(schedule: Schedule, start: date, unit: str) -> date:
+    """First day of the first ``week``/``month``/``year`` judged for a space (or rule) that
+    started on local day ``start``: the unit of ``start`` when ``schedule`` published no
+    opening on its days before ``start``, else the next unit."""
+    first = unit_start(start, unit)
+    day = first
+    while day < start:
+        if local_intervals(schedule, day):
+            return unit_after(first, unit)
+        day += timedelta(days=1)
+    return first
 
 
 def first_judged_week(schedule: Schedule, start: date) -> date:
     """Monday of the first ISO week judged for a space that started on local day
     ``start``: that week when ``schedule`` published no opening on its days before
     ``start``, else the next week."""
-    monday = week_start(start)
-    day = monday
-    while day < start:
-        if local_intervals(schedule, day):
-            return monday + timedelta(days=7)
-        day += timedelta(days=1)
-    return monday
+    return first_judged_unit(schedule, start, "week")
 
 
 def space_starts(session: Session, spaces: Mapping[int, SpaceRef], after: date) -> dict[int, date]:

@@ -36,13 +36,15 @@ from facility_server.setup.yamlmap import SetupError, line_of, load_with_lines, 
 
 @dataclass
 class ImportReport:
-    """Counts per record kind: created, updated, deleted, unchanged."""
+    """Counts per record kind: created, updated, deleted, unchanged; and notes naming
+    deleted or kept records (contacts)."""
 
     site_id: str = ""
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # what a person should know, in words
 
     @property
     def changed(self) -> bool:
@@ -70,7 +72,7 @@ def _check_references(setup: SetupFile, node: yaml.Node | None) -> None:
         seen: set[str] = set()
         for i, item in enumerate(getattr(setup, section)):
             if item.code in seen:
-                raise fail("duplicate code", [section, i, "code"], item.code)
+                raise fail(f"duplicate code {item.code!r}", [section, i, "code"], item.code)
             seen.add(item.code)
     spaces = {s.code for s in setup.spaces}
     edges = {d.code for d in setup.devices if d.kind == "edge_agent"}

@@ -107,8 +107,11 @@ class DeviceSpec(_M):
     kind: DeviceKind = Field(description="What it is.")
     name: ShortText = Field("", description="Display name.")
     space: Code | None = Field(None, description="Space code; none for an edge agent.")
-    transport: Transport = Field(Transport.mqtt, description="serial (read by an edge agent), mqtt (own central credentials) or "
-        "local_mqtt (talks to its edge agent's local broker only; needs via).",)
+    transport: Transport = Field(
+        Transport.mqtt,
+        description="serial (read by an edge agent), mqtt (own central credentials) or "
+        "local_mqtt (talks to its edge agent's local broker only; needs via).",
+    )
     via: Code | None = Field(None, description="Edge agent reading this serial device.")
     firmware: Annotated[str, Field(max_length=64)] = Field("", description="Firmware version.")
 

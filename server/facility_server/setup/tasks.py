@@ -9,7 +9,7 @@ one setup file describes one complex.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from facility_server.compliance.rules import DailyRule, PatrolRule, QuotaRule, parse_rule
 from facility_server.domain import Code, Name, ShortText
-from facility_server.models import Complex, Contact, Space, TaskRule
+from facility_server.models import AuditEntry, Complex, Contact, Space, TaskRule
+from facility_server.opening import format_interval, parse_intervals
 
 if TYPE_CHECKING:
     from facility_server.setup.importer import ImportReport
@@ -94,7 +95,8 @@ def check_references(
     setup: SetupFile, fail: Callable[[str, list[str | int], Any], SetupError]
 ) -> None:
     """Codes unique; a rule's space, checkpoints (in that space) and responsible staff
-    exist in the file; a contact's staff exists.
+    exist in the file; a patrol's first round falls inside every weekly opening interval
+    of its space; a contact's staff exists.
 
     Raises:
         SetupError: (made by ``fail``) naming the field and value.
@@ -102,27 +104,59 @@ def check_references(
     cp_space = {c.code: c.space for c in setup.checkpoints}
     staff = {s.code for s in setup.staff}
     spaces = {s.code for s in setup.spaces}
+    hours = {s.code: s.hours for s in setup.spaces}
     for section in ("task_rules", "contacts"):
         seen: set[str] = set()
         for i, item in enumerate(getattr(setup, section)):
             if item.code in seen:
-                raise fail("duplicate code", [section, i, "code"], item.code)
+                raise fail(f"duplicate code {item.code!r}", [section, i, "code"], item.code)
             seen.add(item.code)
     for i, rule in enumerate(setup.task_rules):
         if rule.space not in spaces:
-            raise fail("no such space in this file", ["task_rules", i, "space"], rule.space)
+            raise fail(
+                f"no such space {rule.space!r} in this file", ["task_rules", i, "space"], rule.space
+            )
         for j, cp in enumerate(rule.checkpoints):
             if cp_space.get(cp) != rule.space:
                 raise fail(
-                    "no such checkpoint in this space", ["task_rules", i, "checkpoints", j], cp
+                    f"no such checkpoint {cp!r} in space {rule.space!r}",
+                    ["task_rules", i, "checkpoints", j],
+                    cp,
                 )
+        if isinstance(rule, PatrolTaskSpec):
+            _check_offset(rule, hours.get(rule.space, {}), ["task_rules", i, "offset_min"], fail)
         if rule.responsible is not None and rule.responsible not in staff:
             raise fail(
-                "no such staff in this file", ["task_rules", i, "responsible"], rule.responsible
+                f"no such staff {rule.responsible!r} in this file",
+                ["task_rules", i, "responsible"],
+                rule.responsible,
             )
     for i, contact in enumerate(setup.contacts):
         if contact.staff is not None and contact.staff not in staff:
-            raise fail("no such staff in this file", ["contacts", i, "staff"], contact.staff)
+            raise fail(
+                f"no such staff {contact.staff!r} in this file",
+                ["contacts", i, "staff"],
+                contact.staff,
+            )
+
+
+def _check_offset(
+    rule: PatrolTaskSpec,
+    weekly: Mapping[str, Sequence[str]],
+    loc: list[str | int],
+    fail: Callable[[str, list[str | int], Any], SetupError],
+) -> None:
+    """Refuse an ``offset_min`` not shorter than an opening interval of the weekly
+    hours: that interval would have no round at all."""
+    for weekday, texts in weekly.items():
+        for start, end in parse_intervals(texts):
+            if rule.offset_min >= end - start:
+                raise fail(
+                    f"offset_min {rule.offset_min} is not shorter than the {weekday} opening "
+                    f"{format_interval((start, end))} ({end - start} min): it would have no round",
+                    loc,
+                    rule.offset_min,
+                )
 
 
 Upsert = Callable[..., Any]
@@ -165,7 +199,9 @@ def sync_contacts(
     upsert: Upsert,
     prune: Callable[..., None],
 ) -> None:
-    """Create, update or delete the complex's contacts to match the file."""
+    """Create, update or delete the complex's contacts to match the file; a contact
+    added through the API and missing from the file is kept (the report says so), every
+    deleted one is named in ``report.notes``."""
     existing = {
         c.code: c
         for c in session.scalars(
@@ -185,7 +221,38 @@ def sync_contacts(
             "active": spec.active,
         }
         upsert(session, "contact", existing.pop(spec.code, None), Contact, values, report)
-    prune(session, "contact", existing.values(), report)
+    kept = added_through_api(session, existing.values())
+    for row in sorted(existing.values(), key=lambda c: c.code):
+        if row.id in kept:
+            report.notes.append(
+                f"kept contact {row.code!r}: added through the API, not in the file "
+                "(delete it there, or add it to the file)"
+            )
+        else:
+            report.notes.append(f"deleted contact {row.code!r}: not in the file")
+    prune(session, "contact", [c for c in existing.values() if c.id not in kept], report)
+
+
+def added_through_api(session: Session, rows: Iterable[Contact]) -> set[int]:
+    """Ids of ``rows`` created through ``POST /contacts`` and not deleted since: their
+    last ``contact.create`` / ``contact.delete`` entry in the append-only audit log is a
+    create (an id a deleted contact freed and an import reused has a delete last)."""
+    by_target = {f"contact:{c.id}": c.id for c in rows}
+    if not by_target:
+        return set()
+    last: dict[str, str] = {}
+    entries = session.execute(
+        select(AuditEntry.target, AuditEntry.action)
+        .where(
+            AuditEntry.action.in_(("contact.create", "contact.delete")),
+            AuditEntry.outcome == "ok",
+            AuditEntry.target.in_(by_target),
+        )
+        .order_by(AuditEntry.id)
+    )
+    for target, action in entries:
+        last[target] = action
+    return {by_target[t] for t, action in last.items() if action == "contact.create"}
 
 
 def export_task_rules(

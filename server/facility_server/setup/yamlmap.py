@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import yaml
+from facility_contracts.yamlfile import UniqueKeyLoader
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -27,13 +28,15 @@ class SetupError(ValueError):
         super().__init__(f"{where}{at}{message}")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose dates stay strings (pydantic parses them, with line numbers)."""
+class _Loader(UniqueKeyLoader):
+    """SafeLoader that refuses a key repeated in one mapping (the contract's reader of
+    edge and gateway files) and whose dates stay strings (pydantic parses them, with
+    line numbers)."""
 
 
 _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for k, v in UniqueKeyLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -41,16 +44,17 @@ def load_with_lines(text: str) -> tuple[Any, yaml.Node | None]:
     """Parse ``text``; return the data and the node tree (for line lookups).
 
     Raises:
-        SetupError: on YAML syntax errors, with the line.
+        SetupError: on YAML syntax errors and duplicate keys, with the line.
     """
     try:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise SetupError(
-            f"YAML syntax: {exc.problem}", line=(mark.line + 1) if mark else 0
-        ) from exc
+        problem = str(exc.problem)
+        if not problem.startswith("duplicate key"):
+            problem = f"YAML syntax: {problem}"
+        raise SetupError(problem, line=(mark.line + 1) if mark else 0) from exc
     return data, node
 
 

@@ -1,26 +1,33 @@
 """``facility server vitals ...``: members, consent, purge, export, erasure, usage.
 
-Commands act as the system with the operator named by ``--by`` (kept in the audit log's
-detail); each change is audited like its API twin. Nothing printed holds a pseudonym
-except what the operator typed. Exit code 2 for bad input or a database failure.
+Commands act as the system with the operator named by ``--by`` (not empty; kept in the
+audit log's detail); each change is audited like its API twin. Nothing printed holds a
+pseudonym except what the operator typed. Exit code 2 for bad input (the message names
+the field and the value) or a database failure.
 
-    facility server vitals enrol SITE PSEUDONYM "王阿姨" --by desk-1
+    facility server vitals enrol SITE PSEUDONYM "王阿姨" --by desk-1   # DISPLAY_NAME
     facility server vitals consent MEMBER_ID --evidence HF-2026-0153 --by desk-1
     facility server vitals withdraw MEMBER_ID --by desk-1
     facility server vitals purge [--retention-days 180]
-    facility server vitals export MEMBER_ID --by dr-li -o member.json
+    facility server vitals export MEMBER_ID --by dr-li -o member.json [--force]
     facility server vitals erase MEMBER_ID --by dr-li --yes
     facility server vitals usage SITE --from 2026-06-01 --to 2026-06-03
+
+An export is written readable by its owner only (0600) and never over an existing file
+without ``--force``; after an erasure or a withdrawal SQLite's write-ahead log is
+checkpointed, so no copy of the deleted rows stays in it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import select
@@ -30,7 +37,12 @@ app = typer.Typer(
     help="Health kiosks: members, consent, purge, export, erasure, usage.", no_args_is_help=True
 )
 DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: settings).")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who is doing it (kept in the audit log).")]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Who is doing it (kept in the audit log).", callback=lambda v: _by(v)
+    ),
+]
 
 
 def _fail(message: object, code: int = 2) -> NoReturn:
@@ -39,9 +51,28 @@ def _fail(message: object, code: int = 2) -> NoReturn:
     fail(message, code)
 
 
+def _settings() -> Any:
+    """The server's settings; a bad environment value exits 2 naming the variable (no
+    traceback; the value is not repeated: it may be a URL with a password)."""
+    from pydantic import ValidationError
+
+    from facility_server.core.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        name = "FACILITY_SERVER_" + ".".join(map(str, err["loc"])).upper()
+        _fail(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+
+
+def _url(db: str | None) -> str:
+    return db or str(_settings().database_url)
+
+
 @contextmanager
 def _session(db: str | None) -> Iterator[Session]:
-    from facility_server.cli import _database_errors, _factory, _url
+    from facility_server.cli import _database_errors, _factory
     from facility_server.core.db import session_scope
 
     url = _url(db)
@@ -49,10 +80,36 @@ def _session(db: str | None) -> Iterator[Session]:
         yield session
 
 
+def _checkpoint(db: str | None) -> None:
+    """Clear SQLite's write-ahead log of rows just deleted (see the module doc)."""
+    from facility_server.cli import _database_errors
+    from facility_server.core.db import checkpoint, make_engine
+
+    url = _url(db)
+    with _database_errors(url):
+        engine = make_engine(url)
+        try:
+            checkpoint(engine)
+        finally:
+            engine.dispose()
+
+
+def _by(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter(f"must name who is doing it (value {value!r})")
+    return value.strip()
+
+
 def _audit(session: Session, action: str, target: str, by: str, detail: dict[str, Any]) -> None:
     from facility_server.auth.audit import record
 
     record(session, None, action, target, "ok", {"operator": by, "via": "cli", **detail})
+
+
+def _message(exc: Any) -> str:
+    """``field: message (value 'v')`` of a :class:`~facility_server.vitals.consent.VitalsError`."""
+    shown = "" if exc.value is None else f" (value {exc.value!r})"
+    return f"{exc.field}: {exc}{shown}"
 
 
 def _member(session: Session, member_id: int) -> Any:
@@ -77,8 +134,9 @@ def _instant(text: str | None, field: str) -> datetime:
 
 
 @app.command()
-def enrol(site_id: str, pseudonym: str, name: str, by: ByOpt, db: DbOpt = None) -> None:
-    """Enrol a member of a complex by the pseudonym of their card; prints the member id."""
+def enrol(site_id: str, pseudonym: str, display_name: str, by: ByOpt, db: DbOpt = None) -> None:
+    """Enrol a member of a complex by the pseudonym of their card and the name the health
+    station knows them by (DISPLAY_NAME, as in the API); prints the member id."""
     from facility_server.models import Complex
     from facility_server.vitals.consent import VitalsError
     from facility_server.vitals.consent import enrol as do_enrol
@@ -88,9 +146,9 @@ def enrol(site_id: str, pseudonym: str, name: str, by: ByOpt, db: DbOpt = None) 
         if cx is None:
             _fail(f"site_id: no complex {site_id!r}")
         try:
-            member = do_enrol(session, cx.id, pseudonym, name, by=by, now=datetime.now(UTC))
+            member = do_enrol(session, cx.id, pseudonym, display_name, by=by, now=datetime.now(UTC))
         except VitalsError as exc:
-            _fail(f"{exc.field}: {exc}")
+            _fail(_message(exc))
         _audit(session, "vital_member.enrol", f"vital_member:{member.id}", by, {})
     typer.echo(member.id)
 
@@ -121,7 +179,7 @@ def consent(
                 now=datetime.now(UTC),
             )
         except VitalsError as exc:
-            _fail(f"{exc.field}: {exc}")
+            _fail(_message(exc))
         _audit(
             session,
             "vital_consent.record",
@@ -148,7 +206,7 @@ def withdraw(
         try:
             counts = withdraw_consent(session, row, by=by, now=datetime.now(UTC))
         except VitalsError as exc:
-            _fail(f"{exc.field}: {exc}")
+            _fail(_message(exc))
         _audit(
             session,
             "vital_consent.withdraw",
@@ -156,41 +214,70 @@ def withdraw(
             by,
             {"purpose": purpose, **counts},
         )
+    _checkpoint(db)
     typer.echo(json.dumps(counts))
 
 
 @app.command()
 def purge(
-    retention_days: Annotated[int | None, typer.Option(help="Default: settings.")] = None,
+    retention_days: Annotated[
+        int | None, typer.Option(help="Days to keep (at least 1). Default: settings.")
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Delete readings and sessions older than the retention (the daily job, now)."""
-    from facility_server.core.settings import get_settings
     from facility_server.vitals.consent import VitalsError
     from facility_server.vitals.runner import run_purge
 
-    days = retention_days or get_settings().vitals_retention_days
+    days = _settings().vitals_retention_days if retention_days is None else retention_days
+    if days < 1:
+        _fail(f"--retention-days: must be at least 1 (value {days})")
     with _session(db) as session:
         try:
             counts = run_purge(session, datetime.now(UTC), days)
         except VitalsError as exc:
-            _fail(f"{exc.field}: {exc}")
+            _fail(_message(exc))
+    _checkpoint(db)
     typer.echo(json.dumps(counts))
+
+
+def write_private(path: Path, text: str, *, force: bool) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600); an existing file only
+    with ``force`` (then it is made 0600 too).
+
+    Raises:
+        FileExistsError: ``path`` exists and not ``force``.
+        OSError: it cannot be written.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 @app.command()
 def export(
     member_id: int,
     by: ByOpt,
-    out: Annotated[Path | None, typer.Option("-o", "--out")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="File (mode 0600).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Write a member's readings as a FHIR R4B Bundle of Observations (on request)."""
     from facility_server.vitals.fhir import bundle_json, member_bundle
 
+    if out is not None and out.exists() and not force:
+        _fail(f"--out: {out} exists (health data: add --force to overwrite it)")
     with _session(db) as session:
         member = _member(session, member_id)
         doc = bundle_json(member_bundle(session, member, datetime.now(UTC)))
+        text = json.dumps(doc, ensure_ascii=False, indent=2)
+        if out is not None:
+            try:
+                write_private(out, text, force=force)
+            except OSError as exc:
+                _fail(f"--out: cannot write {out}: {exc.strerror or exc}")
         _audit(
             session,
             "vital_reading.export",
@@ -198,11 +285,8 @@ def export(
             by,
             {"purpose": "member_request", "observations": len(doc.get("entry", []))},
         )
-    text = json.dumps(doc, ensure_ascii=False, indent=2)
     if out is None:
         typer.echo(text)
-    else:
-        out.write_text(text, encoding="utf-8")
 
 
 @app.command()
@@ -227,28 +311,41 @@ def erase(
             by,
             {"purpose": "member_request", **counts},
         )
+    _checkpoint(db)
     typer.echo(json.dumps(counts))
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option}: not a date YYYY-MM-DD (value {text!r})")
 
 
 @app.command()
 def usage(
     site_id: str,
-    from_: Annotated[str | None, typer.Option("--from", help="First local day; today.")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First local day; today (complex's zone).")
+    ] = None,
     to: Annotated[str | None, typer.Option(help="Day after the last; from + 1.")] = None,
     db: DbOpt = None,
 ) -> None:
-    """Print kiosk usage counts of a complex as JSON (no values, no members)."""
+    """Print kiosk usage counts of a complex as JSON (no values, no members): sessions,
+    member-hours, consented and crisis sessions, readings, rejections, crisis alerts."""
     from facility_server.models import Complex
+    from facility_server.vitals.consent import VitalsError
     from facility_server.vitals.usage import usage_summary
 
-    try:
-        first = date.fromisoformat(from_) if from_ else datetime.now(UTC).date()
-        end = date.fromisoformat(to) if to else first + timedelta(days=1)
-    except ValueError as exc:
-        _fail(f"--from/--to: {exc}")
     with _session(db) as session:
         cx = session.scalar(select(Complex).where(Complex.site_id == site_id))
         if cx is None:
             _fail(f"site_id: no complex {site_id!r}")
-        summary = usage_summary(session, cx, first, end)
+        today = datetime.now(ZoneInfo(cx.timezone)).date()
+        first = _day(from_, "--from") if from_ else today
+        end = _day(to, "--to") if to else first + timedelta(days=1)
+        try:
+            summary = usage_summary(session, cx, first, end)
+        except VitalsError as exc:
+            _fail(f"--to: {exc} (value {to!r})")
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -19,7 +19,7 @@ import re
 from datetime import datetime
 
 from facility_contracts.vitals import PSEUDONYM_PATTERN
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facility_server.models import Consent, Member
@@ -39,6 +39,22 @@ class VitalsError(ValueError):
     def __init__(self, message: str, *, field: str = "", value: object = None) -> None:
         super().__init__(message)
         self.field, self.value = field, value
+
+
+class VitalsConflict(VitalsError):
+    """A state the rules do not allow now (a consent in force already, a consent withdrawn
+    already): the API answers 409; other :class:`VitalsError` s are bad input (422)."""
+
+
+def require_text(value: str, field: str) -> str:
+    """``value`` stripped.
+
+    Raises:
+        VitalsError: it is empty or blank (field ``field``; the value is shown).
+    """
+    if not value.strip():
+        raise VitalsError(f"{field} is empty", field=field, value=value)
+    return value.strip()
 
 
 class MemberExists(VitalsError):
@@ -62,13 +78,14 @@ def enrol(
 
     Raises:
         VitalsError: ``pseudonym`` is not ``m1-`` + 32 hex (field ``pseudonym``; the value
-            is not shown) or ``display_name`` is empty (field ``display_name``).
+            is not shown), ``display_name`` or ``by`` is empty (field ``display_name``,
+            ``by``).
         MemberExists: the pseudonym is enrolled already.
     """
     if not re.fullmatch(PSEUDONYM_PATTERN, pseudonym):
         raise VitalsError("pseudonym is not m1- and 32 lowercase hex digits", field="pseudonym")
-    if not display_name.strip():
-        raise VitalsError("display_name is empty", field="display_name", value=display_name)
+    require_text(display_name, "display_name")
+    by = require_text(by, "by")
     existing = session.scalar(
         select(Member.id).where(Member.complex_id == complex_id, Member.pseudonym == pseudonym)
     )
@@ -99,12 +116,16 @@ def record_consent(
     """Record ``member``'s consent to ``purpose`` given at ``granted_at`` (UTC, aware).
 
     Raises:
-        VitalsError: unknown purpose (field ``purpose``), ``granted_at`` naive or after
-            ``now`` (field ``granted_at``), or a consent to the purpose already in force
-            (field ``purpose``).
+        VitalsError: unknown purpose (field ``purpose``); empty ``evidence`` or ``by``
+            (field ``evidence``, ``by``); ``granted_at`` naive, after ``now``, or before
+            the member's latest withdrawal of a consent to the purpose (a new consent
+            cannot cover readings taken while consent was withdrawn; field
+            ``granted_at``).
+        VitalsConflict: a consent to the purpose is in force (field ``purpose``).
     """
     if purpose not in CONSENT_PURPOSES:
         raise VitalsError(f"unknown consent purpose {purpose!r}", field="purpose", value=purpose)
+    evidence, by = require_text(evidence, "evidence"), require_text(by, "by")
     if granted_at.tzinfo is None or granted_at > now:
         raise VitalsError(
             "granted_at must be an aware instant not after now",
@@ -112,7 +133,16 @@ def record_consent(
             value=granted_at.isoformat(),
         )
     if active_consent(session, member.id, purpose) is not None:
-        raise VitalsError("a consent to this purpose is in force", field="purpose", value=purpose)
+        raise VitalsConflict(
+            "a consent to this purpose is in force", field="purpose", value=purpose
+        )
+    withdrawn = latest_withdrawal(session, member.id, purpose)
+    if withdrawn is not None and granted_at < withdrawn:
+        raise VitalsError(
+            f"granted_at is before the member's latest withdrawal ({withdrawn.isoformat()})",
+            field="granted_at",
+            value=granted_at.isoformat(),
+        )
     consent = Consent(
         member_id=member.id,
         purpose=purpose,
@@ -133,6 +163,17 @@ def active_consent(session: Session, member_id: int, purpose: str = MONITORING) 
             Consent.member_id == member_id,
             Consent.purpose == purpose,
             Consent.withdrawn_at.is_(None),
+        )
+    )
+
+
+def latest_withdrawal(
+    session: Session, member_id: int, purpose: str = MONITORING
+) -> datetime | None:
+    """When the member last withdrew a consent to ``purpose`` (UTC), if ever."""
+    return session.scalar(
+        select(func.max(Consent.withdrawn_at)).where(
+            Consent.member_id == member_id, Consent.purpose == purpose
         )
     )
 

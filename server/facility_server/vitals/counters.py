@@ -39,21 +39,24 @@ def hour_start_ms(tz: ZoneInfo, ts_ms: int) -> int:
     return to_ms(local.replace(minute=0, second=0, microsecond=0))
 
 
-def _insert(session: Session) -> Any:
+def dialect_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_*``) for the session's database."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> bool:
     """Insert one row unless its unique ``keys`` exist; True when this call inserted it."""
-    stmt = _insert(session)(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    stmt = (
+        dialect_insert(session)(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    )
     column = getattr(model, keys[-1])
     return session.execute(stmt.returning(column)).first() is not None
 
 
 def add_counts(session: Session, model: Any, key: dict[str, Any], counts: dict[str, int]) -> None:
     """Add ``counts`` to the row of ``model`` with primary key ``key`` (created at 0)."""
-    stmt = _insert(session)(model).values(**key, **counts)
+    stmt = dialect_insert(session)(model).values(**key, **counts)
     table = model.__table__
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key),

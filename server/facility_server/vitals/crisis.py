@@ -12,7 +12,10 @@ a value, a member's name or pseudonym (chat groups read them, and every role tha
 alerts sees them; PIPL art. 28). The clinician sees values and the member through
 ``GET /api/v1/vitals/crises/{id}`` (audited with a purpose). A crisis of a member without
 consent is alerted too, unidentified: the kiosk's place and time let the clinician find
-the person at once (PIPL art. 13 (4): protecting life and health in an emergency).
+the person at once (PIPL art. 13 (4): protecting life and health in an emergency). Whether
+the member is identified is not in the alert (every role that reads alerts would learn
+whether the person consented): :func:`identified` reads it from the session, for the
+clinician's notification and API only.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facility_server.alerts import open_alert
-from facility_server.models import Alert, Complex
+from facility_server.models import Alert, Complex, KioskSession
 
 KIND = "vital_crisis"
 #: Seconds a crisis alert may wait for acknowledgement before it goes up one level.
@@ -47,14 +51,10 @@ def open_crisis(
     space_code: str,
     space_name: str,
     ts: datetime,
-    identified: bool,
     now: datetime,
 ) -> Alert:
     """Open (or find) the crisis alert of one session; ``ts`` is the reading's UTC time.
-
-    ``identified`` says whether the member had consent (the clinician API then names
-    them); it is the only thing about the member the alert holds.
-    """
+    The alert holds nothing about the member (see the module doc)."""
     local = ts.astimezone(ZoneInfo(cx.timezone))
     alert, created = open_alert(
         session,
@@ -71,10 +71,18 @@ def open_crisis(
             "space_name": space_name,
             "at": local.isoformat(timespec="minutes"),
             "timezone": cx.timezone,
-            "identified": identified,
         },
     )
     if created:
         alert.escalate_after_s = ESCALATE_AFTER_S
         session.flush()
     return alert
+
+
+def identified(session: Session, alert_id: int) -> bool:
+    """True when the crisis alert's session is linked to a member (consent at the reading
+    time, not withdrawn or erased since, not purged): the clinician API names them."""
+    member_id = session.scalar(
+        select(KioskSession.member_id).where(KioskSession.alert_id == alert_id)
+    )
+    return member_id is not None

@@ -8,8 +8,14 @@ What holds personal data, and for how long (PIPL art. 19, 28-29):
 - ``vital_consents``: who recorded a separate consent to which purpose, when, on what
   evidence (form number), and its withdrawal; erased with the member.
 - ``vital_sessions``: one row per ``health.reading`` event (stored once by event id).
-  ``member_id`` is set only for a session whose member had consent; no value is kept here.
-  Deleted after the retention (``vitals_retention_days``).
+  ``member_id`` is set only for a session whose member had consent; no value is kept here,
+  only which reading types were in a crisis range and in which direction
+  (``crisis_flags``, for the clinician's follow-up of an unidentified person). Deleted
+  after the retention (``vitals_retention_days``).
+- ``vital_purged_events``: the event ids (and reading times) of sessions the purge deleted
+  or that arrived already older than the retention: no member, no value, no place. Kept
+  :data:`facility_server.vitals.retention.DEDUPE_KEEP_DAYS` after the retention, so an
+  edge's resend of a purged session is recognised and neither stored nor counted again.
 - ``vital_readings``: values, only with consent; deleted after the retention, on
   withdrawal and on erasure.
 - ``vital_usage_hours`` / ``vital_reading_hours``: counts per space and local clock hour,
@@ -27,6 +33,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -83,7 +90,8 @@ class KioskSession(Base):
     """One measuring session (one ``health.reading`` event), stored once by event id.
 
     ``consented``: the member had consent at the reading time, so values were kept.
-    ``crisis``: a reading was in a crisis range (``alert_id``: the alert it opened).
+    ``crisis``: a reading was in a crisis range (``alert_id``: the alert it opened);
+    ``crisis_flags``: which, as ``["spo2:low", "systolic_bp:high"]`` (no value).
     ``member_id``: only for consented sessions; None otherwise and after erasure.
     ``clock``: ``synced`` or ``estimated`` (device clock not trusted, gateway rules).
     """
@@ -101,6 +109,7 @@ class KioskSession(Base):
     clock: Mapped[str] = mapped_column(String(16))
     consented: Mapped[bool] = mapped_column(Boolean)
     crisis: Mapped[bool] = mapped_column(Boolean)
+    crisis_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("vital_members.id", ondelete="SET NULL"), index=True
     )
@@ -108,6 +117,16 @@ class KioskSession(Base):
         ForeignKey("alerts.id", ondelete="SET NULL"), index=True
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PurgedEvent(Base):
+    """The event id of a session no longer held (purged, or too old when it arrived) and
+    its reading time (UTC), only to recognise a resend; nothing else about it."""
+
+    __tablename__ = "vital_purged_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Reading(Base):

@@ -3,7 +3,8 @@
 Each run, with an injected clock: drop the visitor hashes of closed hours
 (:func:`.counters.close_hours`), write the recent hourly aggregates when a point writer
 is configured (:func:`.series.write_recent`), and once per UTC day purge readings older
-than the retention (:func:`run_purge`, audited as ``vital_reading.purge``). A failed run
+than the retention (:func:`run_purge`, audited as ``vital_reading.purge``; then SQLite's
+write-ahead log is checkpointed, :func:`facility_server.core.db.checkpoint`). A failed run
 is logged; the next one tries again (:class:`facility_server.core.periodic.Periodic`).
 """
 
@@ -17,7 +18,7 @@ from facility_gateway.writer import PointWriter
 from sqlalchemy.orm import Session, sessionmaker
 
 from facility_server.auth.audit import record
-from facility_server.core.db import session_scope
+from facility_server.core.db import checkpoint, session_scope
 from facility_server.core.periodic import Periodic
 from facility_server.vitals.counters import close_hours
 from facility_server.vitals.retention import purge
@@ -72,10 +73,14 @@ class VitalsRunner(Periodic):
     def run_once(self) -> None:
         """One run of every job, committed."""
         now = self.clock()
+        purged = self.last_purge != now.date()
         with session_scope(self.factory) as session:
             close_hours(session, now, self.visitor_keep_s)
-            if self.last_purge != now.date():
+            if purged:
                 run_purge(session, now, self.retention_days)
             if self.writer is not None:
                 write_recent(session, self.writer, now)
+            bind = session.get_bind()
+        if purged:
+            checkpoint(bind)  # no copy of the purged rows stays in SQLite's log
         self.last_purge = now.date()

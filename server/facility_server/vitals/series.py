@@ -7,9 +7,14 @@ These counts are the only kiosk data that ever reach the time-series store: tags
 places (district and street region paths, complex site id, space code and type, reading
 type), fields are counts and a percentage. No member reference and no reading value can
 be in a point, since the counters hold neither (Grafana viewers can query anything in a
-data source; PIPL art. 28 and 51). ``outside_reference_pct`` is absent when nothing was
-evaluated. Writing an hour again rewrites its points (InfluxDB keeps the newer point of a
-series and time; VictoriaMetrics keeps both samples: take the last).
+data source; PIPL art. 28 and 51). Small counts are not published: an hour with fewer than
+:data:`facility_contracts.schema.KIOSK_MIN_EVALUATED` (3) evaluated readings of a type
+carries ``readings`` only (no ``evaluated``, ``outside_reference``,
+``outside_reference_pct``), since "1 of 1 outside the range" at a kiosk and hour describes
+the one person who measured; leaving ``evaluated`` out too keeps
+``sum(outside_reference) / sum(evaluated)`` a true share of the hours that carry both.
+Writing an hour again rewrites its points (InfluxDB keeps the newer point of a series and
+time; VictoriaMetrics keeps both samples: take the last).
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from facility_contracts.schema import KIOSK_READINGS_HOURLY, KIOSK_SESSIONS_HOURLY
+from facility_contracts.schema import (
+    KIOSK_MIN_EVALUATED,
+    KIOSK_READINGS_HOURLY,
+    KIOSK_SESSIONS_HOURLY,
+)
 from facility_gateway.points import FieldValue, Point, make_point
 from facility_gateway.writer import PointWriter
 from sqlalchemy import select
@@ -68,9 +77,13 @@ def outside_pct(outside: int, evaluated: int) -> float | None:
 
 
 def readings_fields(r: ReadingHour) -> list[tuple[str, FieldValue]]:
-    """The fields of one ``kiosk_readings_hourly`` point (pct only when evaluated > 0)."""
-    fields: list[tuple[str, FieldValue]] = [
-        ("readings", int(r.readings)),
+    """The fields of one ``kiosk_readings_hourly`` point: ``readings``, and with at least
+    :data:`KIOSK_MIN_EVALUATED` evaluated readings also ``evaluated``,
+    ``outside_reference`` and ``outside_reference_pct`` (see the module doc)."""
+    fields: list[tuple[str, FieldValue]] = [("readings", int(r.readings))]
+    if r.evaluated < KIOSK_MIN_EVALUATED:
+        return fields
+    fields += [
         ("evaluated", int(r.evaluated)),
         ("outside_reference", int(r.outside_reference)),
     ]

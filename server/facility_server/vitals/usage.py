@@ -1,9 +1,10 @@
 """Usage numbers of the health kiosks for managers, inspectors and the demo: counts only.
 
-Nothing here holds a value or a member: sessions, distinct members per hour, consented
-and crisis sessions per space; readings, evaluated readings and readings outside the
-reference range per type; readings the edge rejected per kiosk and reason; crisis alerts
-by state. Days are local dates of the complex's zone (Asia/Shanghai).
+Nothing here holds a value or a member: sessions, member-hours (distinct members per
+local hour, summed), consented and crisis sessions per space; readings, evaluated
+readings and readings outside the reference range per type; readings refused (by the
+edge or the server) per kiosk and reason; crisis alerts opened in the range by state.
+Days are local dates of the complex's zone (Asia/Shanghai).
 """
 
 from __future__ import annotations
@@ -19,11 +20,35 @@ from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import local_ms, to_datetime
 from facility_server.models import Alert, Complex, DeviceNotice, ReadingHour, UsageHour
+from facility_server.vitals.consent import VitalsError
 from facility_server.vitals.crisis import KIND
 from facility_server.vitals.ingest import REJECTED
 
 _REASON = re.compile(r"(?:^|\s)reason=([a-z_]+)")
-_SESSION_FIELDS = ("sessions", "members", "consented", "crisis")
+#: Output names of the hourly usage counters (``member_hours``: the ``members`` column,
+#: distinct members of each hour, summed).
+_SESSION_FIELDS = {
+    "sessions": "sessions",
+    "member_hours": "members",
+    "consented": "consented",
+    "crisis": "crisis",
+}
+#: The longest range :func:`usage_summary` answers, in days.
+MAX_DAYS = 400
+
+
+def check_range(first: date, end: date) -> None:
+    """Accept local days ``[first, end)`` of 1 to :data:`MAX_DAYS` days.
+
+    Raises:
+        VitalsError: ``end`` not after ``first`` or too far after it (field ``end``).
+    """
+    if end <= first or (end - first).days > MAX_DAYS:
+        raise VitalsError(
+            f"end must be 1..{MAX_DAYS} days after start ({first.isoformat()})",
+            field="end",
+            value=end.isoformat(),
+        )
 
 
 def pct(part: int, whole: int) -> float | None:
@@ -47,8 +72,8 @@ def _sessions(session: Session, cx_id: int, lo: int, hi: int) -> dict[str, dict[
     ).scalars()
     out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_SESSION_FIELDS, 0))
     for r in rows:
-        for name in _SESSION_FIELDS:
-            out[r.space_code][name] += getattr(r, name)
+        for name, column in _SESSION_FIELDS.items():
+            out[r.space_code][name] += getattr(r, column)
     return dict(out)
 
 
@@ -93,13 +118,17 @@ def _rejections(session: Session, cx_id: int, lo: int, hi: int) -> dict[str, dic
     return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
 
 
-def crisis_alerts(session: Session, complex_ids: list[int]) -> dict[str, int]:
-    """Crisis alerts of the complexes by state (``open``, ``acknowledged``, ``resolved``)."""
-    rows = session.execute(
-        select(Alert.state, func.count())
-        .where(Alert.kind == KIND, Alert.complex_id.in_(complex_ids))
-        .group_by(Alert.state)
-    ).all()
+def crisis_alerts(
+    session: Session, complex_ids: list[int], lo: int | None = None, hi: int | None = None
+) -> dict[str, int]:
+    """Crisis alerts of the complexes by state now (``open``, ``acknowledged``,
+    ``resolved``); with ``lo``/``hi`` (UTC epoch ms) only those opened in ``[lo, hi)``."""
+    stmt = select(Alert.state, func.count()).where(
+        Alert.kind == KIND, Alert.complex_id.in_(complex_ids)
+    )
+    if lo is not None and hi is not None:
+        stmt = stmt.where(Alert.opened_at >= to_datetime(lo), Alert.opened_at < to_datetime(hi))
+    rows = session.execute(stmt.group_by(Alert.state)).all()
     return {"open": 0, "acknowledged": 0, "resolved": 0} | {s: int(n) for s, n in rows}
 
 
@@ -107,13 +136,17 @@ def usage_summary(session: Session, cx: Complex, first: date, end: date) -> dict
     """Kiosk usage of complex ``cx`` over local days ``[first, end)``.
 
     Returns:
-        ``{"complex", "from", "to", "timezone", "spaces": {space: {sessions, members,
-        consented, crisis}}, "totals": {...}, "readings": {type: {readings, evaluated,
-        outside_reference, outside_reference_pct (%, None when nothing evaluated)}},
-        "rejected": {kiosk: {reason: n}}, "crisis_alerts": {state: n}}`` (crisis alerts:
-        all of the complex, by their state now). ``members``
-        sums the distinct members of each hour (one member in two hours counts twice).
+        ``{"complex", "from", "to", "timezone", "spaces": {space: {sessions,
+        member_hours, consented, crisis}}, "totals": {...}, "readings": {type: {readings,
+        evaluated, outside_reference, outside_reference_pct (%, None when nothing
+        evaluated)}}, "rejected": {kiosk: {reason: n}}, "crisis_alerts": {state: n}}``
+        (crisis alerts opened in the range, by their state now). ``member_hours`` sums
+        the distinct members of each hour (one member in two hours counts twice).
+
+    Raises:
+        VitalsError: a bad range (:func:`check_range`).
     """
+    check_range(first, end)
     tz = ZoneInfo(cx.timezone)
     lo, hi = local_ms(tz, first, 0), local_ms(tz, end, 0)
     spaces = _sessions(session, cx.id, lo, hi)
@@ -127,5 +160,5 @@ def usage_summary(session: Session, cx: Complex, first: date, end: date) -> dict
         "totals": totals,
         "readings": _readings(session, cx.id, lo, hi),
         "rejected": _rejections(session, cx.id, lo, hi),
-        "crisis_alerts": crisis_alerts(session, [cx.id]),
+        "crisis_alerts": crisis_alerts(session, [cx.id], lo, hi),
     }

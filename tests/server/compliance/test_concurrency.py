@@ -107,7 +107,7 @@ class SlowSender:
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def send(self, url: str, title: str, body: str, key: str) -> None:
+    def send(self, url: str, title: str, body: str, key: str, *, notify_type: str = "info") -> None:
         import time
 
         time.sleep(0.005)

@@ -308,3 +308,30 @@ def test_without_checkins_states_only_move_forward(rule, a, b) -> None:  # type:
     first = evaluate(rule, ctx, DAYS, DAY0 - 86_400_000 + early)
     second = evaluate(rule, ctx, DAYS, DAY0 - 86_400_000 + late)
     assert all(order[x.state] <= order[y.state] for x, y in zip(first, second, strict=True))
+
+
+def test_patrol_without_a_round_in_a_short_opening_has_no_occurrence() -> None:
+    """A 09:00-09:20 exception day with offset_min 30: no round (and no error); the
+    next day's 09:30 round is unaffected."""
+    rule = parse_rule({"kind": "patrol", "every_min": 60, "window_min": 20, "grace_min": 10,
+                       "offset_min": 30, "checkpoints": ["gate"]})  # fmt: skip
+    sch = schedule(space_exceptions={date(2026, 6, 2): ((540, 560),)})
+    ctx = SpaceContext(sch, (), ONLINE)
+    now = ms(local(2026, 6, 3, 12))
+    assert evaluate(rule, ctx, [date(2026, 6, 2)], now) == []
+    nxt = evaluate(rule, ctx, [date(2026, 6, 3)], now)
+    assert nxt[0].key == "2026-06-03T09:30"
+
+
+def test_excused_day_window_spans_the_local_day() -> None:
+    """A closed Monday: the daily and the patrol occurrence are excused with a window from
+    local midnight to the next (2026-06-01T00:00+08:00 .. 2026-06-02T00:00+08:00)."""
+    sch = schedule({"tue": ["09:00-17:30"]})
+    ctx = SpaceContext(sch, (), ONLINE)
+    now = ms(local(2026, 6, 2, 12))
+    day, nxt = ms(local(2026, 6, 1)), ms(local(2026, 6, 2))
+    for rule in (DISINFECT, PATROL):
+        [occ] = evaluate(rule, ctx, [date(2026, 6, 1)], now)
+        w = occ.window
+        assert (occ.state, occ.reason) == ("excused", "closed_day")
+        assert (w.start_ms, w.deadline_ms, w.alert_ms, w.until_ms) == (day, nxt, nxt, nxt)

@@ -109,9 +109,14 @@ def test_task_and_device_alerts_reach_different_people(
 
 
 def test_failed_sends_are_retried_without_duplicates(
-    factory: sessionmaker[Session], example_path: Path, db_url: str, receiver: Receiver
+    factory: sessionmaker[Session],
+    example_path: Path,
+    db_url: str,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The receiver fails twice: the message goes out on the third attempt, once."""
+    """The receiver fails twice: the message goes out on the third attempt, once; each
+    failure is logged naming the contact (never its URL)."""
     site = _setup(factory, example_path, _manager(receiver.url("/m")))
     clock = Clock(local(2026, 6, 2, 5))
     runner = _runner(factory, db_url, clock)
@@ -129,6 +134,9 @@ def test_failed_sends_are_retried_without_duplicates(
         row = s.scalars(select(Notification)).one()
         assert (row.state, row.attempts) == ("sent", 3)
         assert receiver.posts[0]["key"] == row.key
+    failed = [r.getMessage() for r in caplog.records if "failed (attempt" in r.getMessage()]
+    assert len(failed) == 2 and all("contact 'm' (complex " in m for m in failed)
+    assert all(receiver.url("/m") not in m for m in failed)
 
 
 def test_escalation_goes_up_until_acknowledged_and_resolution_is_told(
@@ -201,3 +209,13 @@ def test_bad_url_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValueError, match="nosuch") as err:
         check_url("nosuch://token-123@example.com")
     assert "token-123" not in str(err.value)
+
+
+def test_known_scheme_with_a_malformed_rest_says_so() -> None:
+    """dingtalk://ACCESS_TOKEN/ (an underscore in the token): the scheme is named as known
+    and the form of the rest is explained, not "scheme 'dingtalk'" alone."""
+    with pytest.raises(ValueError, match="scheme 'dingtalk' is known, but the rest") as err:
+        check_url("dingtalk://ACCESS_TOKEN/")
+    assert "ACCESS_TOKEN" not in str(err.value)
+    with pytest.raises(ValueError, match="unknown scheme 'nosuch'"):
+        check_url("nosuch://x")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from facility_server.cli import app as cli_app
 from facility_server.compliance.store import Memo
 from facility_server.compliance.tick import compliance_tick
@@ -55,3 +56,13 @@ def test_cli_prints_the_board(db_url: str, example_path: Path) -> None:
     assert [o["key"] for o in board[("elderly-care", "health-lecture")]] == ["2026-06"]
     naive = runner.invoke(cli_app, ["compliance", "x", "--at", "2026-06-02T10:00", "--db", db_url])
     assert naive.exit_code == 2
+
+
+@pytest.mark.parametrize("at", ["tomorrow", "2026-06-02T10:00", "1990-01-01T00:00+08:00"])
+def test_cli_refuses_a_bad_at_naming_option_and_value(db_url: str, at: str) -> None:
+    """A word, a naive time or a year the API refuses: exit 2, naming --at and the value,
+    no traceback."""
+    r = CliRunner().invoke(cli_app, ["compliance", "x", "--at", at, "--db", db_url])
+    assert (r.exit_code == 2 and r.exception is None) or isinstance(r.exception, SystemExit)
+    text = " ".join(r.output.split())
+    assert f"--at {at!r}" in text and "Traceback" not in text

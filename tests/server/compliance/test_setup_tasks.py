@@ -94,6 +94,24 @@ def test_changed_and_removed_rules(factory: sessionmaker[Session], example_path:
          "nosuch://", "contacts.1.url", "not a notification URL"),
         ("    deadline: opening ", '    deadline: "25:00" ', '"25:00"',
          "task_rules.0.deadline", "out of range"),
+        # kids-play opens 09:00-17:30 = 510 min: an offset of 510 leaves no round
+        ("    grace_min: 10\n", "    grace_min: 10\n    offset_min: 510\n", "offset_min: 510",
+         "task_rules.1.offset_min", "offset_min 510 is not shorter than the tue opening "
+         "09:00-17:30 (510 min)"),
+        ("    every_min: 60 ", "    every_min: 25 ", "code: kids-patrol", "task_rules.1",
+         "(20 + 10 = 30) must not exceed every_min (25)"),
+        ('    start: "06:00"\n', '    start: "24:00"\n', '"24:00"', "task_rules.0.start",
+         "start must be 00:00-23:59"),
+        ("    deadline: opening ", '    deadline: "06:00" ', "code: kids-disinfection",
+         "task_rules.0", "deadline '06:00' equals start '06:00'"),
+        ("    deadline: opening ", '    deadline: "08:00"\n    before_opening_min: 30\n',
+         "code: kids-disinfection", "task_rules.0",
+         "before_opening_min (30) applies only with deadline 'opening', got deadline '08:00'"),
+        ("[cp-kids-gate, cp-kids-slide, cp-kids-sandpit, cp-kids-toys]",
+         "[cp-kids-gate, cp-kids-slide, cp-kids-gate, cp-kids-toys]",
+         "code: kids-patrol", "task_rules.1", "checkpoint listed twice: cp-kids-gate"),
+        ("  - code: kids-patrol ", "  - code: kids-disinfection ", "安排专人安全巡查",
+         "task_rules.1.code", "duplicate code 'kids-disinfection'"),
     ],
 )  # fmt: skip
 def test_rule_errors_name_line_and_field(
@@ -108,3 +126,15 @@ def test_rule_errors_name_line_and_field(
         parse_setup(bad)
     assert (info.value.field, info.value.line) == (field, line)
     assert message in str(info.value) and "SECRET-KEY" not in str(info.value)
+
+
+def test_duplicate_yaml_key_is_refused(example_path: Path) -> None:
+    """A key given twice in one mapping is refused with its line, not silently last-wins."""
+    text = example_path.read_text(encoding="utf-8")
+    bad = text.replace("    every_min: 60 ", "    every_min: 60\n    every_min: 90 ", 1)
+    line = next(i for i, x in enumerate(bad.splitlines(), 1) if "every_min: 90" in x)
+    first = line - 1
+    with pytest.raises(SetupError) as info:
+        parse_setup(bad)
+    assert info.value.line == line
+    assert f"duplicate key 'every_min' (first given on line {first})" in str(info.value)

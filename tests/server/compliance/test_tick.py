@@ -4,15 +4,18 @@ data resolving an alert with a note, an offline terminal giving "unknown", not "
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from facility_server.models import CheckIn, TaskRule
 from facility_server.setup.importer import import_setup_text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .conftest import CLEANER, KIDS_CPS, PATROLLER, SITE, Site, example_text, local
+from .conftest import CLEANER, KIDS_CPS, PATROLLER, SITE, Site, example_text, local, ms
 
 DISINFECTION = f"{SITE}/kids-play/kids-disinfection"
 
@@ -233,3 +236,82 @@ def test_rule_answers_only_for_windows_after_its_creation(
     site.tick(local(2026, 6, 2, 10, 31))
     assert [occ for _, occ, _ in _task_alerts(site)] == ["2026-06-02T10:00"]
     assert site.occurrence("kids-disinfection", "2026-06-02") is None
+
+
+def test_bad_stored_rules_never_stop_the_tick(
+    site: Site, factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A patrol whose offset leaves no round (600 min > the 510 min opening) and a stored
+    rule that no longer validates: the tick still alerts the missed disinfection."""
+    with factory() as s:
+        patrol = s.scalar(select(TaskRule).where(TaskRule.code == "kids-patrol"))
+        maint = s.scalar(select(TaskRule).where(TaskRule.code == "fitness-maintenance"))
+        assert patrol is not None and maint is not None
+        patrol.params = {**patrol.params, "offset_min": 600}
+        maint.params = {**maint.params, "count": 0}  # count >= 1 is required
+        s.commit()
+    with caplog.at_level(logging.ERROR, logger="facility_server.compliance.load"):
+        site.tick(local(2026, 6, 2, 5, 0))  # the terminal is heard from before the window
+        report = site.tick(local(2026, 6, 2, 9, 31))
+    assert f"task_missed:{DISINFECTION}:2026-06-02" in report.opened
+    assert not [k for k in report.opened if "kids-patrol" in k]
+    assert "fitness-maintenance" in caplog.text and "skipped" in caplog.text
+
+
+def test_a_day_that_cannot_be_evaluated_is_logged_and_skipped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An engine failure on one day drops that day (logged with rule, space, day); the
+    other days of the rule are still evaluated."""
+    from facility_server.compliance import engine
+    from facility_server.compliance.load import RuleInfo
+    from facility_server.compliance.rules import parse_rule
+    from facility_server.compliance.tick import safe_evaluate
+    from facility_server.compliance.views import SpaceContext
+    from facility_server.opening import Schedule, parse_weekly
+
+    real = engine.evaluate_patrol
+
+    def broken(rule, ctx, day, now_ms):  # type: ignore[no-untyped-def]
+        if day == date(2026, 6, 1):
+            raise ValueError("boom")
+        return real(rule, ctx, day, now_ms)
+
+    monkeypatch.setattr(engine, "evaluate_patrol", broken)
+    rule = parse_rule({"kind": "patrol", "every_min": 60, "window_min": 20, "grace_min": 10,
+                       "checkpoints": ["gate"]})  # fmt: skip
+    info = RuleInfo(7, 1, 3, "kids-patrol", "", rule, "v1")
+    sch = Schedule(tz=ZoneInfo("Asia/Shanghai"), weekly=parse_weekly({"tue": ["09:00-11:00"]}))
+    days = [date(2026, 6, 1), date(2026, 6, 2)]  # a Monday (closed: broken) and a Tuesday
+    with caplog.at_level(logging.ERROR, logger="facility_server.compliance.tick"):
+        occs = safe_evaluate(info, SpaceContext(sch), days, ms(local(2026, 6, 2, 12)))
+    assert [o.key for o in occs] == ["2026-06-02T09:00", "2026-06-02T10:00"]
+    assert "rule kids-patrol (id 7) of space 3 cannot be evaluated on 2026-06-01" in caplog.text
+
+
+def test_board_at_one_shows_the_window_open_since_yesterday_evening(
+    site: Site, factory: sessionmaker[Session]
+) -> None:
+    """A 22:00-02:00 disinfection: at 01:00 the board shows the 2026-06-02 window (due,
+    deadline 02:00) besides 2026-06-03's pending one; at 15:00 only today's."""
+    from facility_server.compliance.tick import evaluate_today
+
+    with factory() as s:
+        rule = s.scalar(select(TaskRule).where(TaskRule.code == "kids-disinfection"))
+        assert rule is not None
+        rule.params = {**rule.params, "start": "22:00", "deadline": "02:00"}
+        s.commit()
+        space_id = rule.space_id
+        site.tick(local(2026, 6, 2, 21, 0))  # the terminal is heard from
+        at_one = evaluate_today(s, [space_id], local(2026, 6, 3, 1, 0))
+        at_three = evaluate_today(s, [space_id], local(2026, 6, 3, 15, 0))
+
+    def board(evaluated):  # type: ignore[no-untyped-def]
+        [occs] = [o for info, _, o in evaluated if info.code == "kids-disinfection"]
+        return [(o.key, o.state, o.window.deadline_ms) for o in occs]
+
+    assert board(at_one) == [
+        ("2026-06-02", "due", ms(local(2026, 6, 3, 2, 0))),
+        ("2026-06-03", "pending", ms(local(2026, 6, 4, 2, 0))),
+    ]
+    assert [k for k, _, _ in board(at_three)] == ["2026-06-03"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from facility_server.compliance.tick import compliance_tick
-from facility_server.models import Device
+from facility_server.models import Device, TaskRule
 from facility_server.reports import build_report, render
 from facility_server.reports.cli import file_stem
 from facility_server.utilisation.refresh import refresh_days
@@ -46,8 +46,15 @@ VOTES = {
 }
 
 
+REGISTERED = datetime(2025, 12, 1, tzinfo=UTC)  # before 2026H1: every unit is judged
+
+
 def _fill(session: Session) -> None:
     _, spaces = example(session)
+    for space in spaces.values():
+        space.created_at = REGISTERED
+    for rule in session.scalars(select(TaskRule)):
+        rule.created_at = REGISTERED
     add_crossings(session, spaces["culture"], CULTURE_IN)
     add_crossings(session, spaces["elderly-meal"], MEAL_IN)
     add_checkins(
@@ -194,3 +201,18 @@ def test_cli_writes_both_files_for_a_street(
     assert rollup["job_events"]["pass"] == 1 and rollup["satisfaction"]["fail"] == 1
     bad = runner.invoke(app, ["half-year", "--complex", SITE, "--period", "2026H3", "--db", db_url])
     assert bad.exit_code == 2
+
+
+def test_report_has_rollup_notes_and_zero_rows(files: tuple[Path, Path]) -> None:
+    """A complex's XLSX has a Roll-up sheet (disinfection: 1 complex failing); spaces
+    without votes are listed with 0 votes; the PDF carries the scorecard notes (4 + 1 + 1
+    disinfections decided of 6 due) and whole column headers."""
+    xlsx, pdf = files
+    rollup = _one(_rows(xlsx, "Roll-up"), clause="kids_disinfection")
+    assert (rollup["fail"], rollup["pass"], rollup["pass_rate_pct"]) == (1, 0, 0.0)
+    meal = _one(_rows(xlsx, "Satisfaction"), space="elderly-meal")
+    assert (meal["votes"], meal["rate_pct"], meal["under_80"]) == (0, None, "no")
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "Scorecard notes" in text
+    assert "已判定 6/6 次" in text
+    assert "actual open h" in text and "ope…" not in text

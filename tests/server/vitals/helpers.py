@@ -14,7 +14,7 @@ from facility_contracts import codec, topics
 from facility_contracts.envelope import Event, HealthReading, HealthReadingBody, HealthReadingItem
 from facility_contracts.vitals import QUANTITIES, pseudonymise
 from facility_server.ingest.subscriber import Ingest
-from facility_server.models import Complex, Contact
+from facility_server.models import Complex, Contact, Device, Space
 from facility_server.setup.importer import import_setup_text
 from facility_server.vitals.consent import enrol, record_consent
 from sqlalchemy import select
@@ -67,6 +67,20 @@ def member(
             now=consent_at,
         )
     return m.id, pseudonym
+
+
+def kiosk_device(session: Session, cx: Complex, code: str, space_code: str) -> None:
+    """Register another health kiosk of the complex, standing in ``space_code``."""
+    space = session.scalars(
+        select(Space).where(Space.complex_id == cx.id, Space.code == space_code)
+    ).one()
+    session.add(
+        Device(
+            complex_id=cx.id, code=code, kind="health_kiosk", space_id=space.id,
+            transport="local_mqtt",
+        )
+    )  # fmt: skip
+    session.flush()
 
 
 def health_contact(session: Session, cx: Complex) -> None:

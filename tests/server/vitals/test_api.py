@@ -104,7 +104,7 @@ def test_counts_carry_no_values_and_values_are_audited_with_purpose(
         f"{API}/complexes/{a}/usage?start=2026-06-02&end=2026-06-03",
         headers=world.auth("manager_a"),
     ).json()
-    assert usage["totals"] == {"sessions": 2, "members": 1, "consented": 2, "crisis": 1}
+    assert usage["totals"] == {"sessions": 2, "member_hours": 1, "consented": 2, "crisis": 1}
     assert usage["readings"]["systolic_bp"] == {
         "readings": 1,
         "evaluated": 1,

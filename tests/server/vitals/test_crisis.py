@@ -7,6 +7,7 @@ import json
 
 from facility_server.models import Alert, KioskSession, Notification
 from facility_server.notify.outbox import dispatch
+from facility_server.vitals.crisis import identified
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,8 +50,9 @@ def test_crisis_alert_opened_once_without_value_or_member(
 def test_crisis_of_a_member_without_consent_is_alerted_unidentified(
     factory: sessionmaker[Session],
 ) -> None:
-    """SpO2 86 % of a member without consent: counted as crisis, alerted as unidentified,
-    no value kept; a normal session opens nothing."""
+    """SpO2 86 % of a member without consent: counted as crisis, alerted as unidentified
+    (known to the session, not written in the alert), the session keeps "spo2:low" and no
+    value; a normal session opens nothing."""
     with factory() as s:
         example(s)
         s.commit()
@@ -60,7 +62,8 @@ def test_crisis_of_a_member_without_consent_is_alerted_unidentified(
     feed.send(reading_event(stranger, local(2026, 6, 2, 10, 0), [("spo2", 86.0)]))
     with factory() as s:
         (alert,) = s.scalars(select(Alert)).all()
-        assert alert.detail["identified"] is False
+        assert "identified" not in alert.detail and identified(s, alert.id) is False
         crisis = s.scalars(select(KioskSession).where(KioskSession.crisis)).one()
         assert crisis.member_id is None and crisis.alert_id == alert.id
+        assert crisis.crisis_flags == ["spo2:low"]
         assert "86" not in json.dumps([alert.title, alert.detail])

@@ -11,14 +11,14 @@ import urllib.request
 from collections import defaultdict
 
 import pytest
-from facility_contracts.schema import MEASUREMENTS
+from facility_contracts.schema import KIOSK_MIN_EVALUATED, MEASUREMENTS
 from facility_gateway.influx import InfluxWriter
 from facility_server.vitals.runner import VitalsRunner
 from facility_server.vitals.series import points_for
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..conftest import FakeClock
-from .helpers import Feed, card_pseudonym, example, local, member, ms, reading_event
+from .helpers import Feed, card_pseudonym, example, kiosk_device, local, member, ms, reading_event
 
 # Sessions with their out-of-range types and crisis, flags decided by hand from the
 # reference and crisis ranges (BP 90-139/60-89, crisis >= 180/110; HR 60-100; SpO2 >= 95,
@@ -51,6 +51,7 @@ def _traffic(factory: sessionmaker[Session], site: str) -> tuple[list[tuple], li
     sessions at two kiosks. Returns the sessions (space, time, card index, profile) sent."""
     with factory() as s:
         cx = example(s, site)
+        kiosk_device(s, cx, KIOSKS["health"], "health")
         grants = [local(2026, 6, 1, 9)] * 3 + [local(2026, 6, 2, 12)]
         for card, name, grant in zip(CARDS, NAMES, grants, strict=False):
             member(s, cx, card, name, grant)
@@ -62,6 +63,9 @@ def _traffic(factory: sessionmaker[Session], site: str) -> tuple[list[tuple], li
             space = rnd.choice(list(KIOSKS))
             at = local(2026, 6, 2, hour, rnd.randint(0, 59))
             sent.append((space, at, rnd.randrange(len(CARDS)), rnd.randrange(len(PROFILES))))
+    # three consented members measure their blood pressure within one hour: an hour with
+    # enough evaluated readings to be published in full
+    sent += [("elderly-care", local(2026, 6, 2, 16, 50 + i), i, 1) for i in range(3)]
     feed = Feed(factory, local(2026, 6, 2, 17, 30), site=site)
     for space, at, who, profile in sent:
         event = reading_event(
@@ -94,9 +98,13 @@ def _expected(sent: list[tuple]) -> dict[tuple, float]:
     for (space, hour), who in members.items():
         out[("kiosk_sessions_hourly_members", space, "", hour)] = len(who)
     for (metric, space, kind, hour), n in list(out.items()):
-        if metric == "kiosk_readings_hourly_evaluated" and n:
-            bad = out[("kiosk_readings_hourly_outside_reference", space, kind, hour)]
-            out[("kiosk_readings_hourly_outside_reference_pct", space, kind, hour)] = bad * 100 / n
+        if metric != "kiosk_readings_hourly_evaluated":
+            continue
+        bad = ("kiosk_readings_hourly_outside_reference", space, kind, hour)
+        if n < 3:  # small counts are not published: readings only
+            del out[(metric, space, kind, hour)], out[bad]
+            continue
+        out[("kiosk_readings_hourly_outside_reference_pct", space, kind, hour)] = out[bad] * 100 / n
     return dict(out)
 
 
@@ -161,8 +169,8 @@ def test_runner_writes_exact_aggregates_and_nothing_personal(
 
 
 def test_points_follow_the_schema(factory: sessionmaker[Session], site_id: str) -> None:
-    """Every point's tags and field types are those of the schema; pct is absent from the
-    hours where nothing was evaluated."""
+    """Every point's tags and field types are those of the schema; an hour with fewer than
+    3 evaluated readings of a type carries its readings count only, the others all four."""
     sent, _ = _traffic(factory, site_id)
     with factory() as s:
         points = points_for(s, local(2026, 6, 2), local(2026, 6, 3))
@@ -176,4 +184,8 @@ def test_points_follow_the_schema(factory: sessionmaker[Session], site_id: str) 
             assert type(value).__name__ == spec.field(name).type
         f = p.field_dict()
         if p.measurement == "kiosk_readings_hourly":
-            assert ("outside_reference_pct" in f) == (f["evaluated"] > 0)
+            full = {"readings", "evaluated", "outside_reference", "outside_reference_pct"}
+            assert set(f) in ({"readings"}, full), f
+            assert "evaluated" not in f or f["evaluated"] >= KIOSK_MIN_EVALUATED, f
+    shapes = {len(p.fields) for p in points if p.measurement == "kiosk_readings_hourly"}
+    assert shapes == {1, 4}  # the traffic has hours of both kinds

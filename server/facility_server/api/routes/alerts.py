@@ -13,6 +13,8 @@ from facility_server.api.deps import CtxDep
 from facility_server.api.routes.helpers import load_child
 from facility_server.api.schemas.ops import AlertPublic, AlertResolve
 from facility_server.api.scope import visible_complex_ids
+from facility_server.auth import audit
+from facility_server.auth.roles import Action, may
 from facility_server.models import Alert
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -59,7 +61,7 @@ def get_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
     return _load(ctx, alert_id, "read")
 
 
-def _load(ctx: CtxDep, alert_id: int, action: Literal["read", "write"]) -> Alert:
+def _load(ctx: CtxDep, alert_id: int, action: Action) -> Alert:
     ctx.authorize("alert", "read")
     alert = ctx.session.get(Alert, alert_id)
     if alert is None or alert.complex_id is None:
@@ -69,8 +71,22 @@ def _load(ctx: CtxDep, alert_id: int, action: Literal["read", "write"]) -> Alert
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
 def acknowledge_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
-    """Acknowledge an open alert (409 when it is not open); it stops escalating."""
-    alert = _load(ctx, alert_id, "write")
+    """Acknowledge an open alert (409 when it is not open); it stops escalating. A
+    health-kiosk crisis only by a clinician, through /vitals/crises/{id}/acknowledge
+    (403 here, audited as denied): acknowledging stops its escalation to the street and
+    district clinicians. Allowed to whoever escalation tells: complex manager, staff and
+    inspectors in scope (resolving is the manager's)."""
+    alert = _load(ctx, alert_id, "acknowledge")
+    if alert.kind in _NO_FREE_TEXT and not may(ctx.principal, "health_reading", "write"):
+        audit.record_now(
+            ctx.factory, ctx.principal, "alert.acknowledge", f"alert:{alert.id}", "denied",
+            {"status": 403, "kind": alert.kind},
+        )  # fmt: skip
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"{ctx.principal.role} may not acknowledge a {alert.kind} alert: the clinician "
+            f"on duty acknowledges it through /api/v1/vitals/crises/{alert.id}/acknowledge",
+        )
     try:
         acknowledge(alert, ctx.principal.username, ctx.now)
     except AlertStateError as exc:
@@ -80,8 +96,9 @@ def acknowledge_alert(ctx: CtxDep, alert_id: IdPath) -> Alert:
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertPublic)
-def resolve_alert(ctx: CtxDep, alert_id: IdPath, body: AlertResolve) -> Alert:
-    """Resolve an alert by hand (409 when already resolved)."""
+def resolve_alert(ctx: CtxDep, alert_id: IdPath, body: AlertResolve | None = None) -> Alert:
+    """Resolve an alert by hand (409 when already resolved); no body = fixed, no note."""
+    body = body or AlertResolve(note=None)
     alert = _load(ctx, alert_id, "write")
     if alert.kind in _NO_FREE_TEXT:
         raise HTTPException(

@@ -8,6 +8,7 @@ alerts API (``/alerts/{id}/acknowledge`` and ``/resolve``).
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import load_complex
+from facility_server.api.routes.helpers import invalid, load_child, load_complex
 from facility_server.api.schemas.compliance import (
     BoardPublic,
     HistoryItem,
@@ -31,7 +32,15 @@ from facility_server.compliance.load import RuleInfo, SpaceInfo
 from facility_server.compliance.tick import evaluate_today
 from facility_server.compliance.views import Occurrence
 from facility_server.domain import Day, Instant
-from facility_server.models import Alert, CheckIn, Space, Staff, TaskOccurrence, TaskRule
+from facility_server.models import (
+    Alert,
+    CheckIn,
+    Complex,
+    Space,
+    Staff,
+    TaskOccurrence,
+    TaskRule,
+)
 
 router = APIRouter(tags=["compliance"])
 
@@ -109,7 +118,7 @@ def compliance_today(
     now = at or ctx.now
     space_ids = list(ctx.session.scalars(select(Space.id).where(Space.complex_id == cx.id)))
     evaluated = evaluate_today(ctx.session, space_ids, now)
-    spaces, counts = _board(ctx.session, cx.id, evaluated)
+    spaces, counts = _board(ctx.session, cx.id, evaluated, now)
     return {
         "complex_id": cx.id,
         "site_id": cx.site_id,
@@ -122,10 +131,13 @@ def compliance_today(
 
 
 def _board(
-    session: Session, complex_id: int, evaluated: list[tuple[RuleInfo, SpaceInfo, list[Occurrence]]]
+    session: Session,
+    complex_id: int,
+    evaluated: list[tuple[RuleInfo, SpaceInfo, list[Occurrence]]],
+    now: datetime,
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """Spaces with their rules and occurrences (check-ins and alert ids filled in), and
-    the number of occurrences per state."""
+    """Spaces with their rules and occurrences (check-ins and the ids of alerts opened
+    by ``now`` filled in), and the number of occurrences per state."""
     checkins = _checkins(
         session, {i for _, _, occs in evaluated for o in occs for i in o.satisfied_by}
     )
@@ -134,7 +146,10 @@ def _board(
         (subject_, occurrence): alert_id
         for alert_id, subject_, occurrence in session.execute(
             select(Alert.id, Alert.subject, Alert.occurrence).where(
-                Alert.complex_id == complex_id, Alert.kind == ALERT_KIND, Alert.occurrence.in_(keys)
+                Alert.complex_id == complex_id,
+                Alert.kind == ALERT_KIND,
+                Alert.occurrence.in_(keys),
+                Alert.opened_at <= now,
             )
         )
     }
@@ -177,8 +192,17 @@ def list_occurrences(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Stored occurrences (history; pending ones are not stored) in the caller's
-    subtree, newest day first."""
+    subtree, newest day first, each with the id of the task alert it raised (if any).
+    404 for a complex or space absent or out of scope; 422 when day_to < day_from."""
     ctx.authorize("alert", "read")
+    if day_from is not None and day_to is not None and day_to < day_from:
+        raise invalid(
+            ("query", "day_to"), f"day_to is before day_from ({day_from.isoformat()})", str(day_to)
+        )
+    if complex_id is not None:  # 404 when absent or out of scope, as the board
+        load_complex(ctx, complex_id, "alert", "read")
+    if space_id is not None:
+        load_child(ctx, Space, space_id, "alert", "read", "space")
     stmt = select_in_scope(TaskOccurrence, ctx.principal, complex_id=complex_id, space_id=space_id)
     for column, value in ((TaskOccurrence.rule_id, rule_id), (TaskOccurrence.state, state)):
         if value is not None:
@@ -190,14 +214,36 @@ def list_occurrences(
     stmt = stmt.order_by(TaskOccurrence.day.desc(), TaskOccurrence.start_ms.desc())
     page = paginate(ctx.session, stmt, limit, offset, TaskOccurrence.id.desc())
     rows: list[TaskOccurrence] = page["items"]
-    codes = dict(
-        ctx.session.execute(
-            select(TaskRule.id, TaskRule.code).where(TaskRule.id.in_({r.rule_id for r in rows}))
-        ).all()
-    )
+    codes, alerts = _rule_codes_and_alerts(ctx.session, rows)
     checkins = _checkins(ctx.session, {i for r in rows for i in r.satisfied_by})
-    page["items"] = [_stored(r, codes.get(r.rule_id, ""), checkins) for r in rows]
+    items = []
+    for r in rows:
+        code, subject_ = codes.get(r.rule_id, ("", ""))
+        items.append({**_stored(r, code, checkins), "alert_id": alerts.get((subject_, r.key))})
+    page["items"] = items
     return page
+
+
+def _rule_codes_and_alerts(
+    session: Session, rows: list[TaskOccurrence]
+) -> tuple[dict[int, tuple[str, str]], dict[tuple[str, str], int]]:
+    """rule id -> (rule code, task alert subject ``site/space/rule``), and (subject,
+    occurrence key) -> the id of the task alert raised for that occurrence."""
+    found = session.execute(
+        select(TaskRule.id, TaskRule.code, Space.code, Complex.site_id)
+        .join(Space, Space.id == TaskRule.space_id)
+        .join(Complex, Complex.id == TaskRule.complex_id)
+        .where(TaskRule.id.in_({r.rule_id for r in rows}))
+    ).all()
+    codes = {rid: (code, f"{site}/{space}/{code}") for rid, code, space, site in found}
+    if not rows:
+        return codes, {}
+    stmt = select(Alert.id, Alert.subject, Alert.occurrence).where(
+        Alert.kind == ALERT_KIND,
+        Alert.complex_id.in_({r.complex_id for r in rows}),
+        Alert.occurrence.in_({r.key for r in rows}),
+    )
+    return codes, {(subj, occ): aid for aid, subj, occ in session.execute(stmt)}
 
 
 def _stored(r: TaskOccurrence, rule: str, checkins: dict[int, dict[str, Any]]) -> dict[str, Any]:

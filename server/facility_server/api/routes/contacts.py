@@ -8,20 +8,24 @@ needs ``complex`` write in scope (admin, its manager); a street's or district's 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import and_, or_, select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import Ctx, CtxDep
-from facility_server.api.routes.helpers import load_complex, not_found
+from facility_server.api.routes.helpers import conflict, invalid, load_complex, not_found
 from facility_server.api.schemas.compliance import ContactCreate, ContactPublic
 from facility_server.api.scope import region_ancestry, region_condition, visible_complex_ids
-from facility_server.models import Contact, Region
+from facility_server.models import Contact, Region, Staff
 from facility_server.notify.sender import channel_of, masked
 
 router = APIRouter(prefix="/contacts", tags=["compliance"])
+ScopeKindQuery = Annotated[
+    Literal["complex", "street", "district"] | None,
+    Query(description="The node kind scope_id refers to."),
+]
 
 
 def _public(c: Contact) -> dict[str, Any]:
@@ -53,10 +57,17 @@ def _authorize(ctx: Ctx, scope_kind: str, scope_id: int, action: str) -> int | N
 
 @router.get("", response_model=Page[ContactPublic])
 def list_contacts(
-    ctx: CtxDep, scope_id: IdFilter = None, limit: Limit = 50, offset: Offset = 0
+    ctx: CtxDep,
+    scope_kind: ScopeKindQuery = None,
+    scope_id: IdFilter = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
-    """Contacts of complexes and regions in the caller's subtree."""
+    """Contacts of complexes and regions in the caller's subtree; ``scope_id`` needs
+    ``scope_kind`` (complex 1 and district 1 are different nodes; 422 otherwise)."""
     ctx.authorize("alert", "read")
+    if scope_id is not None and scope_kind is None:
+        raise invalid(("query", "scope_kind"), "scope_id needs scope_kind", None)
     regions = select(Region.id).where(region_condition(ctx.session, ctx.principal))
     stmt = select(Contact).where(
         or_(
@@ -67,6 +78,8 @@ def list_contacts(
             and_(Contact.scope_kind != "complex", Contact.scope_id.in_(regions)),
         )
     )
+    if scope_kind is not None:
+        stmt = stmt.where(Contact.scope_kind == scope_kind)
     if scope_id is not None:
         stmt = stmt.where(Contact.scope_id == scope_id)
     page = paginate(ctx.session, stmt, limit, offset, Contact.id)
@@ -76,8 +89,10 @@ def list_contacts(
 
 @router.post("", response_model=ContactPublic, status_code=status.HTTP_201_CREATED)
 def create_contact(ctx: CtxDep, body: ContactCreate) -> dict[str, Any]:
-    """Add a contact (409 when the code exists at that node)."""
+    """Add a contact (409 naming the code when it exists at that node; 422 for a
+    ``staff_code`` on a street or district contact, or one not on the complex's staff)."""
     complex_id = _authorize(ctx, body.scope_kind, body.scope_id, "write")
+    _check_new(ctx, body, complex_id)
     row = Contact(
         scope_kind=body.scope_kind,
         scope_id=body.scope_id,
@@ -93,6 +108,36 @@ def create_contact(ctx: CtxDep, body: ContactCreate) -> dict[str, Any]:
     ctx.session.flush()
     ctx.audit("contact.create", f"contact:{row.id}", {"scope": f"{row.scope_kind}:{row.scope_id}"})
     return _public(row)
+
+
+def _check_new(ctx: Ctx, body: ContactCreate, complex_id: int | None) -> None:
+    """Refuse a duplicate code at the node and a staff code that names no one there."""
+    taken = ctx.session.scalar(
+        select(Contact.id).where(
+            Contact.scope_kind == body.scope_kind,
+            Contact.scope_id == body.scope_id,
+            Contact.code == body.code,
+        )
+    )
+    if taken is not None:
+        raise conflict(
+            "code", f"a contact with this code exists at this {body.scope_kind}", body.code
+        )
+    if body.staff_code is None:
+        return
+    if complex_id is None:
+        raise invalid(
+            ("body", "staff_code"),
+            f"only a complex contact may name a staff member, not a {body.scope_kind} one",
+            body.staff_code,
+        )
+    known = ctx.session.scalar(
+        select(Staff.id).where(Staff.complex_id == complex_id, Staff.code == body.staff_code)
+    )
+    if known is None:
+        raise invalid(
+            ("body", "staff_code"), "no staff with this code at the complex", body.staff_code
+        )
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, status
+from fastapi.exceptions import RequestValidationError
 
 from facility_server.api.deps import Ctx
 from facility_server.api.scope import complex_ancestry
@@ -17,6 +18,17 @@ M = TypeVar("M")
 def not_found(what: str) -> HTTPException:
     """A 404 naming what was not found."""
     return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
+
+
+def invalid(loc: tuple[str, ...], msg: str, value: Any) -> RequestValidationError:
+    """A 422 in the shape of every other input error: location, field, message, value."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])
+
+
+def conflict(field: str, msg: str, value: Any) -> HTTPException:
+    """A 409 naming the field and the value that clash with an existing record."""
+    entry = {"type": "conflict", "loc": ["body", field], "field": field, "msg": msg}
+    return HTTPException(status.HTTP_409_CONFLICT, [{**entry, "value": value}])
 
 
 def load_complex(ctx: Ctx, complex_id: int, resource: Resource, action: Action) -> Complex:
@@ -33,12 +45,20 @@ def load_complex(ctx: Ctx, complex_id: int, resource: Resource, action: Action) 
     return cx
 
 
-def load_child(ctx: Ctx, model: type[M], row_id: int, resource: Resource, action: Action) -> M:
-    """A row with a ``complex_id`` (space, device, staff ...) after the same checks."""
+def load_child(
+    ctx: Ctx,
+    model: type[M],
+    row_id: int,
+    resource: Resource,
+    action: Action,
+    name: str | None = None,
+) -> M:
+    """A row with a ``complex_id`` (space, device, staff ...) after the same checks; a
+    404 names ``name`` (default: the resource)."""
     ctx.authorize(resource, "read")
     row: Any = ctx.session.get(model, row_id)
     if row is None:
-        raise not_found(resource)
+        raise not_found(name or resource)
     cx = ctx.session.get_one(Complex, row.complex_id)
     ctx.authorize(resource, action, complex_ancestry(cx), f"{resource}:{row_id}")
     return row  # type: ignore[no-any-return]

@@ -128,13 +128,13 @@ def list_rectifications(
 @router.get("/rectifications/{item_id}", response_model=RectificationPublic)
 def get_rectification(ctx: CtxDep, item_id: IdPath) -> Rectification:
     """One item."""
-    return load_child(ctx, Rectification, item_id, "complex", "read")
+    return load_child(ctx, Rectification, item_id, "complex", "read", "rectification")
 
 
 @router.post("/rectifications/{item_id}/fix", response_model=RectificationPublic)
 def fix_rectification(ctx: CtxDep, item_id: IdPath, body: RectificationFix) -> Rectification:
     """open -> fixed, with what was changed (409 unless open)."""
-    item = load_child(ctx, Rectification, item_id, "complex", "write")
+    item = load_child(ctx, Rectification, item_id, "complex", "write", "rectification")
     try:
         mark_fixed(item, ctx.principal.username, body.note, ctx.now)
     except RectificationStateError as exc:
@@ -147,7 +147,7 @@ def fix_rectification(ctx: CtxDep, item_id: IdPath, body: RectificationFix) -> R
 def verify_rectification(ctx: CtxDep, item_id: IdPath, body: RectificationVerify) -> Rectification:
     """fixed -> verified (accepted) or back to open; admin and inspectors only, and not
     the account that marked it fixed (409 unless fixed)."""
-    item = load_child(ctx, Rectification, item_id, "complex", "read")
+    item = load_child(ctx, Rectification, item_id, "complex", "read", "rectification")
     if ctx.principal.role not in VERIFIERS or item.fixed_by == ctx.principal.username:
         ctx._deny("complex", "write", f"rectification:{item_id}", status.HTTP_403_FORBIDDEN)
     try:

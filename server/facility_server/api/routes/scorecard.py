@@ -27,13 +27,19 @@ PeriodQuery = Annotated[
 
 
 def period_or_422(text: str) -> Period:
-    """The parsed period, or 422 naming it."""
+    """The parsed period of a year in 2000..2099, or 422 naming the field and value."""
     try:
         p = parse_period(text)
-    except PeriodError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except (PeriodError, ValueError) as exc:  # ValueError: a year past 9999
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"period: {text!r} is not a period of 2000..2099 (2026H1, 2026-06, 2026-W23, 2026)",
+        ) from exc
     if not 2000 <= p.first.year <= 2099:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "period outside 2000..2099")
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"period: {text!r} is outside the years 2000..2099",
+        )
     return p
 
 
@@ -51,7 +57,7 @@ def _as_of(ctx: CtxDep, p: Period, zone: str) -> Any:
 
     from facility_server.scorecard import as_of
 
-    return min(ctx.now, as_of(p, ZoneInfo(zone), None))
+    return as_of(p, ZoneInfo(zone), ctx.now)
 
 
 @router.get("/regions/{region_id}/scorecard")

@@ -21,7 +21,7 @@ from facility_server.api.schemas.registry import (
 from facility_server.api.scope import visible_complex_ids
 from facility_server.domain import Day, SpaceType
 from facility_server.models import CalendarException, Complex, Space
-from facility_server.opening import opening_intervals
+from facility_server.opening import holiday_calendar_status, opening_intervals
 from facility_server.schedules import schedule_for
 
 router = APIRouter(tags=["registry"])
@@ -81,7 +81,9 @@ def space_opening(
     space_id: IdPath,
     date: Annotated[Day, Query(description="Local date (the complex's time zone).")],
 ) -> dict[str, Any]:
-    """Opening intervals of a space on a local date (exceptions and public holidays applied)."""
+    """Opening intervals of a space on a local date (exceptions and public holidays applied);
+    ``holiday_calendar`` says ``not available for 2027`` when China's holidays of that year
+    are not known yet (they are then not applied)."""
     space = load_child(ctx, Space, space_id, "space", "read")
     cx = ctx.session.get_one(Complex, space.complex_id)
     exceptions = ctx.session.scalars(
@@ -93,6 +95,7 @@ def space_opening(
         "date": date,
         "timezone": cx.timezone,
         "intervals": opening_intervals(schedule, date),
+        "holiday_calendar": holiday_calendar_status(date),
     }
 
 

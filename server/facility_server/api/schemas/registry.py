@@ -164,6 +164,9 @@ class OpeningPublic(Out):
     date: date
     timezone: str
     intervals: list[tuple[datetime, datetime]]
+    #: ``available`` or ``not available for 2027`` (that year's public holidays unknown,
+    #: not applied; see docs/server.md "Public holidays").
+    holiday_calendar: str = "available"
 
 
 class TodaySpace(Out):

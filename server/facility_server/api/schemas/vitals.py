@@ -95,6 +95,13 @@ class CrisisMember(Out):
     display_name: str
 
 
+class CrisisDirection(Out):
+    """A reading type of the session in a crisis range, and which side (no value)."""
+
+    type: str
+    direction: Literal["low", "high"]
+
+
 class CrisisPublic(Out):
     """A crisis alert with its session: values and member only for the clinician."""
 
@@ -108,12 +115,20 @@ class CrisisPublic(Out):
     kiosk: str
     space: str
     ts: datetime | None = Field(description="Reading time (UTC); None once purged.")
+    identified: bool = Field(
+        description="The member is known (consent at the reading time, not withdrawn or "
+        "erased since); else find the person at the kiosk."
+    )
+    crisis_readings: list[CrisisDirection] = Field(
+        description="Which reading types were in a crisis range and on which side, also "
+        "without consent (empty once purged)."
+    )
     member: CrisisMember | None = Field(description="None without consent or after erasure.")
     readings: list[ReadingPublic]
 
 
 class CrisisResolve(In):
-    """How a crisis follow-up ended: an outcome, no free text (the alert and its
-    notifications are read outside the health station)."""
+    """How a crisis follow-up ended: a ``resolution`` from a fixed list, no free text
+    (the alert and its notifications are read outside the health station)."""
 
     resolution: Literal["followed_up", "referred", "no_contact", "measurement_error"]
