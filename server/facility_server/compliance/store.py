@@ -72,14 +72,11 @@ def row_of(
 def stored(
     session: Session, days: Iterable[date], rule_ids: Sequence[int] | None = None
 ) -> dict[tuple[int, str], tuple[str, str]]:
-    """(rule id, key) -> (digest, state) of stored occurrences on local ``days``, of the
-    rules ``rule_ids`` (a ``range``: those between its ends) or of all."""
+    """(rule id, key) -> (digest, state) of stored occurrences on local ``days``."""
     stmt = select(
         TaskOccurrence.rule_id, TaskOccurrence.key, TaskOccurrence.digest, TaskOccurrence.state
     ).where(TaskOccurrence.day.in_(sorted(set(days))))
-    if isinstance(rule_ids, range):
-        stmt = stmt.where(TaskOccurrence.rule_id.between(rule_ids[0], rule_ids[-1]))
-    elif rule_ids is not None:
+    if rule_ids is not None:
         stmt = stmt.where(TaskOccurrence.rule_id.in_(rule_ids))
     return {(r, k): (d, s) for r, k, d, s in session.connection().execute(stmt).all()}
 
@@ -135,15 +132,14 @@ def write(
     remembered: dict[tuple[int, str, str], Occurrence] = {}
     changes: list[Change] = []
     evaluated = 0
+    read = _Before(session, rule_ids)
     with upserter(session) as upsert:
         for flat, last in _batches(results):
             evaluated += len(flat)
             todo = _todo(flat, memo, remembered)
-            if todo:
-                prints = [digest(o) for _, o in todo]  # while the batch before goes in
-                upsert.wait()  # it is in: the connection is free to read
-                days = {o.window.day for _, o in todo}
-                before = stored(session, days, rule_ids or _ids(todo, flat))
+            if todo:  # on PostgreSQL while the batch before goes in (unless read waits)
+                prints = [digest(o) for _, o in todo]
+                before = read(todo, len(flat), upsert)
                 changes += _changed(upsert, todo, prints, before, now_ms, last)
     if memo is not None:
         memo.pending = remembered
@@ -193,9 +189,8 @@ def _changed(
     now_ms: int,
     last: bool,
 ) -> list[Change]:
-    """Send the rows of the results of ``todo`` (their digests: ``prints``) that differ
-    from ``before`` ((rule id, key) -> (digest, state)) to ``upsert``; return them as
-    changes."""
+    """Send to ``upsert`` the rows of the results of ``todo`` (digests ``prints``) that
+    differ from ``before`` ((rule id, key) -> (digest, state)); return them as changes."""
     as_text = upsert.dates_as_text
     day_of: dict[date, date | str] = {}
     rows, changes = [], []
@@ -213,12 +208,30 @@ def _changed(
     return changes
 
 
-def _ids(todo: list[tuple[RuleInfo, Occurrence]], flat: list[Any]) -> Sequence[int]:
-    """Rule ids to narrow the read of stored rows to: those of ``todo`` when few results
-    changed, else the range of the batch ``flat`` (whole rules in id order)."""
-    if len(todo) < min(1000, len(flat)):
-        return sorted({i.id for i, _ in todo})
-    return range(flat[0][0].id, flat[-1][0].id + 1)
+class _Before:
+    """What is stored of the results of a batch: (rule id, key) -> (digest, state)."""
+
+    def __init__(self, session: Session, rule_ids: Sequence[int] | None) -> None:
+        self.session, self.rule_ids = session, rule_ids
+        self.rows: dict[tuple[int, str], tuple[str, str]] = {}
+        self.days: set[date] = set()  # read for every rule into ``rows``
+
+    def __call__(
+        self, todo: list[tuple[RuleInfo, Occurrence]], evaluated: int, upsert: Upsert
+    ) -> dict[tuple[int, str], tuple[str, str]]:
+        """Of the rules the writer was given, or of ``todo``'s rules when few of the
+        ``evaluated`` results changed, or else of every rule, each day read once (the
+        first tick of a day reads once: later batches need not wait for the one before
+        to read). A read waits for ``upsert``'s batches: the connection is free then."""
+        days = {o.window.day for _, o in todo}
+        if self.rule_ids is not None or len(todo) < min(1000, evaluated):
+            upsert.wait()
+            return stored(self.session, days, self.rule_ids or sorted({i.id for i, _ in todo}))
+        if days - self.days:
+            upsert.wait()
+            self.rows.update(stored(self.session, days - self.days))
+            self.days |= days
+        return self.rows
 
 
 def current_states(
