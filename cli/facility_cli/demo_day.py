@@ -185,7 +185,7 @@ def _drive(
     for at, _order, kind, item in timeline(script, site, step_min=step_min):
         clock.now = at
         if kind == "step":
-            _step(factory, clock, script, health.tick, runner.step, log)
+            _step(factory, clock, script, health.run_once, runner.step, log)
         elif ingest.handle(*item):
             if kind == "status":
                 log.statuses += 1

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from facility_server.alerts import LEVELS
+
 from facility_cli.demo_day import DayLog
 from facility_cli.demo_day_script import CHECKIN_TERMINAL, HEARTBEAT_S, KIDS_SPACE, DayScript
-
-LEVELS = ("complex", "street", "district")
 
 
 def _hm(value: datetime | int | None, tz: ZoneInfo) -> str | None:

@@ -85,7 +85,13 @@ class DayScript:
     acks: tuple[Ack, ...]
 
 
-def _schedule(session: Any, cx_id: int, space_code: str) -> Any:
+def space_schedule(session: Any, cx_id: int, space_code: str) -> Any:
+    """The opening schedule of a space of the complex (its hours and the complex's
+    calendar exceptions), for :func:`facility_server.opening.opening_intervals`.
+
+    Raises:
+        DayError: the setup has no such space.
+    """
     from facility_server.models.registry import CalendarException, Complex, Space
     from facility_server.schedules import schedule_for
     from sqlalchemy import select
@@ -107,7 +113,7 @@ def choose_day(session: Any, cx_id: int, today: date) -> date:
     """
     from facility_server.opening import opening_intervals
 
-    schedule = _schedule(session, cx_id, KIDS_SPACE)
+    schedule = space_schedule(session, cx_id, KIDS_SPACE)
     for back in range(1, LOOKBACK_DAYS + 1):
         day = today - timedelta(days=back)
         if day.day == 1 or day.weekday() == 0:
@@ -189,7 +195,7 @@ def script_day(session: Any, cx_id: int, day: date) -> DayScript:
     from facility_server.opening import opening_intervals
     from facility_sim.checkin_day import day_plan
 
-    intervals = opening_intervals(_schedule(session, cx_id, KIDS_SPACE), day)
+    intervals = opening_intervals(space_schedule(session, cx_id, KIDS_SPACE), day)
     if not intervals:
         raise DayError(f"{KIDS_SPACE} is closed on {day}")
     opens, closes = intervals[0][0], intervals[-1][1]

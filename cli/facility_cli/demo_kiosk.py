@@ -126,13 +126,13 @@ class KioskDemo:
     def _morning(self, now: datetime) -> tuple[datetime, datetime]:
         from facility_server.opening import opening_intervals
 
-        from facility_cli.demo_day_script import _schedule
+        from facility_cli.demo_day_script import DayError, space_schedule
 
-        with self.factory() as session:
-            schedule = _schedule(session, self.cx["id"], kp.SPACE)
         try:
+            with self.factory() as session:
+                schedule = space_schedule(session, self.cx["id"], kp.SPACE)
             return kp.choose_morning(lambda d: opening_intervals(schedule, d), now, self.tz)
-        except kp.MorningError as exc:
+        except (DayError, kp.MorningError) as exc:
             raise DemoError(f"health kiosk: {exc}") from exc
 
     def _enrol(self, at: datetime) -> None:

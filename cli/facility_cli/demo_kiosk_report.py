@@ -16,6 +16,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from facility_server.alerts import LEVELS
+
 from facility_cli import demo_kiosk_plan as kp
 from facility_cli.demo_kiosk_scan import Finding, point_rows, refs_of, scan_points, scan_texts
 
@@ -81,7 +83,7 @@ def _alerts(session: Any, cx_id: int) -> tuple[list[dict[str, Any]], list[str]]:
                 "identified": identified(session, a.id),  # the session's, not the alert's
                 "other_detail": sorted(set(d) - {*_ALERT_DETAIL, *_OPTIONAL_DETAIL}),
                 "state": a.state,
-                "level": ("complex", "street", "district")[a.escalation_level],
+                "level": LEVELS[a.escalation_level],
                 "notifications": notes,
             }
         )

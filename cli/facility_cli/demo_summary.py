@@ -62,19 +62,40 @@ def fmt_number(value: Any) -> str:
     return str(value)
 
 
+#: What one occurrence of a task-rate clause is, for "0 of 1 days on time".
+OCCURRENCES = {"kids_disinfection": "days", "kids_patrol": "rounds"}
+_CLAUSE_KEYS = ("clause", "service", "value", "target", "unit", "status", "note")
+
+
+def scorecard_clause(clause: dict[str, Any]) -> dict[str, Any]:
+    """The summary's view of a scorecard clause: its keys of the table, and for a task
+    rate (a ``detail`` with ``decided``) the counts behind it, ``on_time`` and ``decided``."""
+    out = {k: clause.get(k) for k in _CLAUSE_KEYS}
+    detail = clause.get("detail") or {}
+    if "decided" in detail:
+        out["on_time"] = int(detail.get("states", {}).get("on_time", 0))
+        out["decided"] = int(detail["decided"])
+    return out
+
+
 def scorecard_rows(clauses: list[dict[str, Any]]) -> list[list[str]]:
     """Rows (clause, service, value with unit, target with unit, status, note) of the
-    demo's scorecard table; ``%`` written as such, other units after the number."""
+    demo's scorecard table; ``%`` written as such, other units after the number; a task
+    rate also says what it is made of (``0% (0 of 1 days on time)``)."""
     rows = []
     for c in clauses:
         unit = c.get("unit") or ""
         sep = "" if unit == "%" else " "
         value, target = fmt_number(c.get("value")), fmt_number(c.get("target"))
+        shown = value if value == "-" else f"{value}{sep}{unit}"
+        if c.get("decided"):
+            noun = OCCURRENCES.get(str(c.get("clause")), "times")
+            shown += f" ({c.get('on_time', 0)} of {c['decided']} {noun} on time)"
         rows.append(
             [
                 str(c.get("clause")),
                 str(c.get("service")),
-                value if value == "-" else f"{value}{sep}{unit}",
+                shown,
                 target if target == "-" else f"{target}{sep}{unit}",
                 str(c.get("status")),
                 str(c.get("note") or ""),
@@ -150,13 +171,7 @@ def summarise(
         "scorecard": {
             "period": views["scorecard_period"],
             "as_of": card.get("period", {}).get("as_of"),
-            "clauses": [
-                {
-                    k: c.get(k)
-                    for k in ("clause", "service", "value", "target", "unit", "status", "note")
-                }
-                for c in card.get("clauses", [])
-            ],
+            "clauses": [scorecard_clause(c) for c in card.get("clauses", [])],
         },
         "pipeline": {
             "events_stored": store.count("door_crossing"),
@@ -257,7 +272,7 @@ def render(result: dict[str, Any]) -> None:
         f"{card.get('as_of') or '-'} (the other tables: the replayed days)"
     )
     for col in ("clause", "service", "value", "target", "status", "note"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col == "clause")
     for row in scorecard_rows(card["clauses"]):
         table.add_row(*(escape(v) for v in row))
     console.print(table)

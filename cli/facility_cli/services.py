@@ -45,10 +45,12 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     """Wait until ``url`` answers 2xx."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=0.5) as resp:  # noqa: S310 - loopback only
-                if 200 <= resp.status < 300:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=0.5) as resp,  # noqa: S310 - loopback only
+        ):
+            if 200 <= resp.status < 300:
+                return
         time.sleep(0.1)
     raise ServiceError(f"{url} did not answer within {timeout}s")
 

@@ -33,6 +33,9 @@ MONDAY_H = 96
 
 Json = dict[str, Any]
 
+#: A stat, gauge or bar gauge panel's ``reduceOptions``: each series' last non-null value.
+LAST_VALUE: Json = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+
 
 def rx(tag: str, var: str | None = None) -> str:
     """``"tag" =~ /^$var$/``: the tag matches the variable's value(s)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from facility_sim.cli_options import LogLevel, Noise, PtyLink, UnplugFor, setup_logging
 from facility_sim.errors import SimError
 from facility_sim.pty_port import PtyPort, check_link_folder
 from facility_sim.rfid_reader import RfidReaderSim
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def rfid_reader(
-    link: Annotated[Path, typer.Option(help="Symlink to create for the pty (the edge names it).")],
+    link: PtyLink,
     taps: Annotated[int, typer.Option(help="Badge taps to send.")] = 40,
     cards: Annotated[int, typer.Option(help="Distinct staff cards.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of cards, order and faults.")] = 0,
@@ -32,20 +32,20 @@ def rfid_reader(
     tap_gap: Annotated[float, typer.Option(help="Real seconds between taps.")] = 1.0,
     phantom: Annotated[float, typer.Option(help="Probability of an all-zero frame.")] = 0.0,
     bad_checksum: Annotated[float, typer.Option(help="Probability a frame is corrupted.")] = 0.0,
-    noise: Annotated[float, typer.Option(help="Probability of noise before a frame.")] = 0.0,
+    noise: Noise = 0.0,
     unplug_every: Annotated[
         int | None, typer.Option(help="Unplug the port before every N-th tap.")
     ] = None,
-    unplug_for: Annotated[float, typer.Option(help="An unplug lasts this many s.")] = 1.0,
+    unplug_for: UnplugFor = 1.0,
     expect: Annotated[
         Path | None, typer.Option(help="Write the expected check-in badges (JSON) here.")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    log_level: LogLevel = "INFO",
 ) -> None:
     """Staff badge taps through a 125 kHz RFID reader on a pty (SIGUSR1: unplug once)."""
     from facility_sim.rfid_reader import RfidOptions, expected_badges, plan
 
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
+    setup_logging(log_level)
     try:
         opts = RfidOptions(
             taps=taps,

@@ -10,18 +10,27 @@ from __future__ import annotations
 import logging
 import re
 import signal
-import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import typer
 from facility_contracts.errors import ContractError
 
 from facility_sim import calit2
+from facility_sim.cli_options import (
+    LogLevel,
+    MqttUrl,
+    Noise,
+    PtyLink,
+    SiteTz,
+    UnplugFor,
+    setup_logging,
+    zone,
+)
 from facility_sim.errors import CalIt2Error, SimError
 from facility_sim.expect import write_expected
 from facility_sim.pty_port import PtyPort, check_link_folder
@@ -75,13 +84,6 @@ def parse_local(text: str, tz: ZoneInfo, option: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise typer.BadParameter(f"--site-tz {name!r}: not a known time zone") from exc
-
-
 def _slots(
     path: Path,
     tz: ZoneInfo,
@@ -123,22 +125,20 @@ def _signals(replay: Replay) -> None:
 
 @app.command("door-counter")
 def door_counter(
-    link: Annotated[
-        Path, typer.Option(help="Symlink to create for the pty (the edge's config names it).")
-    ],
+    link: PtyLink,
     calit2_file: Annotated[Path, typer.Option("--calit2", help="CalIt2 door-count CSV to replay.")],
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
     max_speed: Annotated[
         bool, typer.Option("--max-speed", help="As fast as the reader reads.")
     ] = False,
-    site_tz: Annotated[str, typer.Option(help="Zone of the file's local times.")] = "Asia/Shanghai",
+    site_tz: SiteTz = "Asia/Shanghai",
     heartbeat: Annotated[
         float, typer.Option(help="Heartbeat after this many simulated s of silence.")
     ] = 60.0,
     modulus: Annotated[int, typer.Option(help="Totals wrap at this value (2..2**32).")] = 2**32,
     rtc: Annotated[bool, typer.Option(help="Frames carry the simulated clock (rtc_ms).")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the fault injector.")] = 0,
-    noise: Annotated[float, typer.Option(help="Probability of noise bytes before a frame.")] = 0.0,
+    noise: Noise = 0.0,
     truncate: Annotated[float, typer.Option(help="Probability that a frame is cut short.")] = 0.0,
     bitflip: Annotated[
         float, typer.Option(help="Probability of one flipped bit in a frame.")
@@ -146,7 +146,7 @@ def door_counter(
     unplug_every: Annotated[
         float | None, typer.Option(help="Unplug every this many real s.")
     ] = None,
-    unplug_for: Annotated[float, typer.Option(help="An unplug lasts this many real s.")] = 2.0,
+    unplug_for: UnplugFor = 2.0,
     power_cycle_every: Annotated[
         float | None, typer.Option(help="Power-cycle every this many simulated s.")
     ] = None,
@@ -173,15 +173,11 @@ def door_counter(
     linger: Annotated[
         float, typer.Option(help="At the end, wait this long for the reader to drain (s).")
     ] = 10.0,
-    log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    log_level: LogLevel = "INFO",
 ) -> None:
     """Replay CalIt2 door counts through a DC v1 door counter on a pty."""
-    logging.basicConfig(
-        level=log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    tz = _zone(site_tz)
+    setup_logging(log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    tz = zone(site_tz)
     try:
         check_link_folder(link)
         slots = _slots(calit2_file, tz, start, limit, shift_weeks, end_before)
@@ -268,7 +264,7 @@ def satisfaction(
     site: Annotated[str, typer.Option(help="The complex's site id.")],
     device: Annotated[str, typer.Option(help="The terminal's device id.")],
     space: Annotated[str, typer.Option(help="The space (service) it rates.")],
-    mqtt_url: Annotated[str, typer.Option("--mqtt", help="Broker URL.")] = "mqtt://127.0.0.1:1883",
+    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1883",
     visitors: Annotated[int, typer.Option(help="Visitors who press a button.")] = 20,
     mix: Annotated[str, typer.Option(help="Button weights, BUTTON=WEIGHT,...")] = (
         "very_satisfied=5,satisfied=3,dissatisfied=1,very_dissatisfied=1"

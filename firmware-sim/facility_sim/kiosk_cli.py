@@ -7,8 +7,6 @@ of the kiosk is not simulated (kiosks here are MQTT-native).
 from __future__ import annotations
 
 import json
-import logging
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
@@ -19,6 +17,7 @@ from zoneinfo import ZoneInfo
 import typer
 from facility_contracts.ids import is_node_id
 
+from facility_sim.cli_options import LogLevel, MqttUrl, SiteTz, setup_logging, zone
 from facility_sim.kiosk_day import Fault, PlannedSession
 
 
@@ -78,9 +77,7 @@ def _expect_doc(plan: list[PlannedSession], ids: list[str]) -> dict[str, object]
 
 def kiosk(
     kiosk_id: Annotated[str, typer.Option("--kiosk", help="The kiosk's id (its topic level).")],
-    mqtt_url: Annotated[
-        str, typer.Option("--mqtt", help="Local broker, mqtt://[user:password@]host:port.")
-    ] = "mqtt://127.0.0.1:1884",
+    mqtt_url: MqttUrl = "mqtt://127.0.0.1:1884",
     sessions: Annotated[int, typer.Option(help="Measuring sessions in the window.")] = 30,
     members: Annotated[int, typer.Option(help="Members (generated card numbers).")] = 12,
     cards_file: Annotated[
@@ -91,7 +88,7 @@ def kiosk(
     ] = None,
     opens: Annotated[str, typer.Option(help="Window start, local HH:MM.")] = "08:00",
     closes: Annotated[str, typer.Option(help="Window end, local HH:MM.")] = "11:30",
-    site_tz: Annotated[str, typer.Option(help="The complex's time zone.")] = "Asia/Shanghai",
+    site_tz: SiteTz = "Asia/Shanghai",
     crisis: Annotated[
         int, typer.Option(help="Sessions in a crisis range (BP >= 180 or SpO2 < 90, in turn).")
     ] = 0,
@@ -111,7 +108,7 @@ def kiosk(
     expect: Annotated[
         Path | None, typer.Option(help="Write the sessions (id, time, card, fault) as JSON here.")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Logging level.")] = "WARNING",
+    log_level: LogLevel = "WARNING",
 ) -> None:
     """A health kiosk on the complex's local broker: a morning of measuring sessions.
 
@@ -121,16 +118,15 @@ def kiosk(
     """
     from pydantic import ValidationError
 
-    from facility_sim.cli import _zone
     from facility_sim.kiosk import MqttKiosk
     from facility_sim.kiosk_day import day_plan, kiosk_sessions
 
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
+    setup_logging(log_level)
     if not is_node_id(kiosk_id):
         raise typer.BadParameter(
             f"--kiosk {kiosk_id!r}: not a valid id (1-64 lowercase letters, digits, - and _)"
         )
-    tz = _zone(site_tz)
+    tz = zone(site_tz)
     start, end = _window(day, opens, closes, tz)
     faults: dict[Fault, int] = {
         "crisis": crisis,

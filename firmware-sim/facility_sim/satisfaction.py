@@ -160,6 +160,7 @@ class MqttTerminal:
         if parsed.username:
             self.client.username_pw_set(parsed.username, parsed.password)
         self.status_topic = topics.status_topic(site, terminal.device)
+        self.ack_topic = topics.ack_topic(site, terminal.device)
         self.client.will_set(self.status_topic, self._status("offline"), qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -191,7 +192,7 @@ class MqttTerminal:
         if reason.is_failure:
             logger.warning("satisfaction terminal: connect refused: %s", reason)
             return
-        client.subscribe(topics.ack_topic(self.site, self.terminal.device), qos=1)
+        client.subscribe(self.ack_topic, qos=1)
         client.publish(self.status_topic, self._status("online"), qos=1, retain=True)
         self.connected.set()
         with self._lock:
@@ -200,7 +201,7 @@ class MqttTerminal:
             self._send(vote)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic != topics.ack_topic(self.site, self.terminal.device):
+        if msg.topic != self.ack_topic:
             # not subscribed to: amqtt 0.12 hands a connecting client the retained
             # messages of every client's subscriptions (other terminals' status)
             logger.debug("satisfaction terminal: ignored a message on %s", msg.topic)
@@ -216,7 +217,9 @@ class MqttTerminal:
                     self.acked += 1
             for event_id, reason in ack.rejected.items():  # never stored: stop sending it
                 if self.pending.pop(event_id, None) is not None:
-                    logger.warning("terminal: event %s rejected by the gateway: %s", event_id, reason)
+                    logger.warning(
+                        "terminal: event %s rejected by the gateway: %s", event_id, reason
+                    )
 
     def publish(self, event: Event) -> None:
         """Publish any event of this terminal (QoS 1), kept until the gateway confirms it."""

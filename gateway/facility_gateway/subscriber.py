@@ -29,7 +29,13 @@ logger = logging.getLogger(__name__)
 MessageHandler = Callable[[str, bytes, bool], None]
 
 #: paho internals :class:`_DirectDispatchClient` relies on (present in paho-mqtt 2.x).
-_DISPATCH_INTERNALS = ("_on_message", "_in_callback_mutex", "_userdata", "_on_message_filtered")
+_DISPATCH_INTERNALS = (
+    "_on_message",
+    "_in_callback_mutex",
+    "_userdata",
+    "_easy_log",
+    "_on_message_filtered",
+)
 
 
 class _DirectDispatchClient(mqtt.Client):
@@ -37,13 +43,21 @@ class _DirectDispatchClient(mqtt.Client):
 
     For every incoming message paho first walks its tree of per-topic callbacks
     (``message_callback_add``) and calls ``on_message`` only when none matches. The
-    gateway registers none (never call ``message_callback_add`` on this client), and at
+    gateway registers none (``message_callback_add`` raises on this client), and at
     full rate the walk costs about a tenth of the receiving process's CPU (measured on
     ``facility bench ingest``). This override does what paho then does: call
     ``on_message`` under the callback lock, log an exception and re-raise it unless
     ``suppress_exceptions``. :class:`MqttLink` uses it only when the installed paho
     still has the internals it relies on (:data:`_DISPATCH_INTERNALS`), else paho's own.
     """
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        """Refused: this client never looks per-topic callbacks up (use ``on_message``).
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError(f"per-topic callback for {sub!r}: direct dispatch has none")
 
     def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
         on_message = self._on_message

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facility_server.core.db import dialect_insert
 from facility_server.models import Alert
 
 STATES = ("open", "acknowledged", "resolved")
@@ -121,9 +121,7 @@ def open_alerts(session: Session, wishes: Sequence[dict[str, Any]], now: datetim
         }
         for w in wishes
     ]
-    builder = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
+    builder = dialect_insert(session)
     stmt = builder(Alert).on_conflict_do_nothing(index_elements=["dedupe_key"])
     session.connection().execute(stmt, rows)
     return [r["dedupe_key"] for r in rows]

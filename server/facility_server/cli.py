@@ -297,6 +297,7 @@ def run(
             client_id=settings.mqtt_client_id,
             share_group=settings.mqtt_share_group,
             clock=clock,
+            vitals_retention_days=settings.vitals_retention_days,
         )
         if ingest
         else None

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from facility_cli import demo_kiosk_plan as kp
-from facility_cli.demo_day_script import _schedule
+from facility_cli.demo_day_script import space_schedule
 from facility_cli.demo_kiosk import KioskDemo
 from facility_cli.demo_kiosk_report import kiosk_line, problems, render_kiosk
 from facility_cli.demo_kiosk_scan import Finding, refs_of, scan_points, scan_texts
@@ -56,7 +56,7 @@ def intervals_of(tmp_path_factory: pytest.TempPathFactory) -> Any:
     path = tmp_path_factory.mktemp("kiosk") / "server.sqlite"
     factory, cx, _ = _registry(SETUP, f"sqlite:///{path}")
     with factory() as session:
-        schedule = _schedule(session, cx["id"], "elderly-care")
+        schedule = space_schedule(session, cx["id"], "elderly-care")
     return lambda d: opening_intervals(schedule, d)
 
 

@@ -70,9 +70,16 @@ def _with_reference(r: Rec) -> bool:
 
 
 def _evaluated(rs: list[Rec], ctx: Ctx) -> list[Rec]:
-    """Readings of types with a reference range, in hours where some were evaluated."""
-    rows = pick(rs, READINGS, ctx, "agg", evaluated=lambda r: r.fields["evaluated"] > 0)
+    """Readings of types with a reference range, in hours that publish evaluated counts
+    (at least KIOSK_MIN_EVALUATED; smaller hours carry ``readings`` only)."""
+    rows = pick(rs, READINGS, ctx, "agg", evaluated=lambda r: r.fields.get("evaluated", 0) > 0)
     return [r for r in rows if _with_reference(r)]
+
+
+def _sum(rows: list[Rec], field: str) -> float | None:
+    """``sum(field)`` as InfluxQL gives it: None when no point of the group has the field."""
+    present = [r for r in rows if field in r.fields]
+    return total(present, field) if present else None
 
 
 @expect(KI, "Sessions in the range")
@@ -122,7 +129,7 @@ def _ki_consent_daily(rs: list[Rec], ctx: Ctx) -> Expected:
 def _ki_types(rs: list[Rec], ctx: Ctx) -> Expected:
     groups = by(pick(rs, READINGS, ctx, "agg"), ["reading_type"])
     fields = ("readings", "evaluated", "outside_reference")
-    return {k: {f: total(v, f) for f in fields} for k, v in groups.items()}
+    return {k: {f: _sum(v, f) for f in fields} for k, v in groups.items()}
 
 
 @expect(KI, "Readings by type", "B")

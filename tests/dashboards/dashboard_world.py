@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from facility_contracts.schema import MEASUREMENTS
+from facility_contracts.schema import KIOSK_MIN_EVALUATED, MEASUREMENTS
 from facility_contracts.vitals import QUANTITIES
 from facility_gateway.points import make_point, to_body
 
@@ -275,7 +275,9 @@ MEASURES = (
 def _kiosk_hour(rng: random.Random) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """One hour's sessions at a space, counted as the server counts them: distinct members,
     consented and crisis sessions; per reading type readings, evaluated (consent) and
-    outside the reference range (evaluated only; never for types without a range)."""
+    outside the reference range (evaluated only; never for types without a range). As the
+    server writes them: a type with fewer than KIOSK_MIN_EVALUATED evaluated readings in
+    the hour carries ``readings`` only (small counts are not published)."""
     members, session = set(), {"sessions": 0, "consented": 0, "crisis": 0}
     readings: dict[str, dict[str, float]] = {}
     for _ in range(rng.randint(1, 6)):
@@ -293,8 +295,10 @@ def _kiosk_hour(rng: random.Random) -> tuple[dict[str, float], dict[str, dict[st
                     consent and QUANTITIES[t].reference is not None and rng.random() < 0.3
                 )
     for r in readings.values():
-        if r["evaluated"]:  # the server leaves the share out when nothing was evaluated
-            r["outside_reference_pct"] = round(100 * r["outside_reference"] / r["evaluated"], 2)
+        if r["evaluated"] < KIOSK_MIN_EVALUATED:
+            del r["evaluated"], r["outside_reference"]
+        else:
+            r["outside_reference_pct"] = round(100 * r["outside_reference"] / r["evaluated"], 3)
     return session | {"members": len(members)}, readings
 
 

@@ -6,9 +6,11 @@ import os
 import pwd
 import queue
 import re
+import signal
 import threading
 import uuid
 from pathlib import Path
+from typing import Self
 
 import paho.mqtt.client as mqtt
 from click.testing import Result
@@ -106,6 +108,21 @@ class ProductionMosquitto(Mosquitto):
             text += tls.replace("listener 8883", f"listener {self.tls_port} 127.0.0.1")
         return text + f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
 
+    def reload(self) -> None:
+        """SIGHUP, as deploy/mosquitto/reload-auth.sh sends: re-read passwd and acl."""
+        assert self.proc is not None, "the broker is not running"
+        self.proc.send_signal(signal.SIGHUP)
+
+    def reload_until(self, user: str, password: str, *, ok: bool, tries: int = 50) -> bool:
+        """Reload, then connect as ``user`` until the broker accepts (``ok``) or refuses
+        the login: the reload is asynchronous. False when it never does in ``tries``."""
+        self.reload()
+        for _ in range(tries):
+            with Client(self.port, user, password) as client:
+                if client.ok == ok:
+                    return True
+        return False
+
 
 class Client:
     """A paho client (MQTT 3.1.1) that records what it receives."""
@@ -184,3 +201,9 @@ class Client:
     def close(self) -> None:
         self.c.disconnect()
         self.c.loop_stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -3,10 +3,10 @@ running the production configuration with the generated files."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,150 +180,135 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     sites = ("site-a" + uuid.uuid4().hex[:4], "site-b" + uuid.uuid4().hex[:4])
     db = make_registry(tmp / "registry.db", *zip(sites, ("xihu", "gongshu"), strict=True))
     secrets = export(db, tmp / "out")
-    broker = ProductionMosquitto(tmp / "broker", tmp / "out")
-    broker.start()
-    try:
+    with ProductionMosquitto(tmp / "broker", tmp / "out") as broker:
         yield Stack(broker, secrets, tmp / "out", db, sites)
-    finally:
-        broker.stop()
+
+
+@pytest.fixture
+def connect(stack: Stack) -> Iterator[Callable[..., Client]]:
+    """:meth:`Stack.client`, each client closed after the test whatever it asserted."""
+    with ExitStack() as opened:
+        yield lambda *args, **kw: opened.enter_context(stack.client(*args, **kw))
 
 
 @pytest.mark.integration
-def test_anonymous_and_wrong_passwords_are_refused(stack: Stack) -> None:
+def test_anonymous_and_wrong_passwords_are_refused(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """No anonymous access, and a device's name with another device's secret is refused."""
     a, _ = stack.sites
-    anonymous = stack.client()
-    wrong = stack.client(f"{a}.sat-1", stack.secrets[f"{a}.sat-2"])
-    right = stack.client(f"{a}.sat-1")
-    try:
-        assert not anonymous.ok and not wrong.ok
-        assert right.ok
-    finally:
-        for c in (anonymous, wrong, right):
-            c.close()
+    assert not connect().ok
+    assert not connect(f"{a}.sat-1", stack.secrets[f"{a}.sat-2"]).ok
+    assert connect(f"{a}.sat-1").ok
 
 
 @pytest.mark.integration
-def test_device_cannot_publish_as_another_device_or_site(stack: Stack) -> None:
+def test_device_cannot_publish_as_another_device_or_site(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """A device's events on other devices' or sites' topics never reach the witness."""
     a, b = stack.sites
-    gateway = stack.client("facility-gateway")
-    device = stack.client(f"{a}.sat-1")
-    try:
-        gateway.subscribe("$share/gw/facility/v1/+/+/evt", "facility/v1/+/+/status")
-        for topic in (
-            t(a, "sat-2", "evt"),
-            t(a, "dc-kids", "evt"),
-            t(b, "sat-1", "evt"),
-            t(a, "edge-1", "status"),
-            t(a, "sat-2", "ack"),
-        ):
-            device.publish(topic, "forged")
-        device.publish(t(a, "sat-1", "evt"), "own")
-        assert gateway.until("own") == [(t(a, "sat-1", "evt"), "own")]
-    finally:
-        gateway.close()
-        device.close()
+    gateway, device = connect("facility-gateway"), connect(f"{a}.sat-1")
+    gateway.subscribe("$share/gw/facility/v1/+/+/evt", "facility/v1/+/+/status")
+    for topic in (
+        t(a, "sat-2", "evt"),
+        t(a, "dc-kids", "evt"),
+        t(b, "sat-1", "evt"),
+        t(a, "edge-1", "status"),
+        t(a, "sat-2", "ack"),
+    ):
+        device.publish(topic, "forged")
+    device.publish(t(a, "sat-1", "evt"), "own")
+    assert gateway.until("own") == [(t(a, "sat-1", "evt"), "own")]
 
 
 @pytest.mark.integration
-def test_device_cannot_read_another_devices_topics(stack: Stack) -> None:
+def test_device_cannot_read_another_devices_topics(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """A device subscribed to others' topics receives only its own ack; the others get theirs."""
     a, b = stack.sites
-    gateway = stack.client("facility-gateway")
-    spy = stack.client(f"{a}.sat-1")
-    other = stack.client(f"{a}.sat-2")
-    try:
-        spy.subscribe(t(a, "sat-2", "ack"), t(b, "sat-1", "ack"), "facility/v1/#", "#")
-        other.subscribe(t(a, "sat-2", "ack"))
-        gateway.publish(t(a, "sat-2", "ack"), "for-sat-2")
-        gateway.publish(t(b, "sat-1", "ack"), "for-b")
-        gateway.publish(t(a, "sat-1", "ack"), "for-spy")
-        assert spy.until("for-spy") == [(t(a, "sat-1", "ack"), "for-spy")]
-        assert other.until("for-sat-2") == [(t(a, "sat-2", "ack"), "for-sat-2")]
-    finally:
-        for c in (gateway, spy, other):
-            c.close()
+    gateway, spy, other = connect("facility-gateway"), connect(f"{a}.sat-1"), connect(f"{a}.sat-2")
+    spy.subscribe(t(a, "sat-2", "ack"), t(b, "sat-1", "ack"), "facility/v1/#", "#")
+    other.subscribe(t(a, "sat-2", "ack"))
+    gateway.publish(t(a, "sat-2", "ack"), "for-sat-2")
+    gateway.publish(t(b, "sat-1", "ack"), "for-b")
+    gateway.publish(t(a, "sat-1", "ack"), "for-spy")
+    assert spy.until("for-spy") == [(t(a, "sat-1", "ack"), "for-spy")]
+    assert other.until("for-sat-2") == [(t(a, "sat-2", "ack"), "for-sat-2")]
 
 
 @pytest.mark.integration
-def test_taking_over_a_client_id_reads_nothing(stack: Stack) -> None:
+def test_taking_over_a_client_id_reads_nothing(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """A device reusing the gateway's client id gets none of its queued or live events."""
     a, _ = stack.sites
     victim_id = "gw-" + uuid.uuid4().hex[:8]
-    gateway = stack.client("facility-gateway", client_id=victim_id, clean_session=False)
-    gateway.subscribe("facility/v1/+/+/evt")
-    gateway.close()
-    device = stack.client(f"{a}.sat-2")
+    with stack.client("facility-gateway", client_id=victim_id, clean_session=False) as gateway:
+        gateway.subscribe("facility/v1/+/+/evt")
+    device = connect(f"{a}.sat-2")
     device.publish(t(a, "sat-2", "evt"), "queued")
-    thief = stack.client(f"{a}.sat-1", client_id=victim_id, clean_session=False)
-    witness = stack.client("facility-gateway")
-    try:
-        assert thief.ok
-        witness.subscribe("facility/v1/+/+/evt")
-        device.publish(t(a, "sat-2", "evt"), "live")
-        witness.until("live")
-        thief.publish(t(a, "sat-1", "evt"), "marker")
-        assert [p for _, p in witness.until("marker")] == ["marker"]
-        assert thief.inbox.empty()
-    finally:
-        for c in (device, thief, witness):
-            c.close()
+    thief = connect(f"{a}.sat-1", client_id=victim_id, clean_session=False)
+    witness = connect("facility-gateway")
+    assert thief.ok
+    witness.subscribe("facility/v1/+/+/evt")
+    device.publish(t(a, "sat-2", "evt"), "live")
+    witness.until("live")
+    thief.publish(t(a, "sat-1", "evt"), "marker")
+    assert [p for _, p in witness.until("marker")] == ["marker"]
+    assert thief.inbox.empty()
 
 
 @pytest.mark.integration
-def test_edge_agent_publishes_only_for_its_serial_devices(stack: Stack) -> None:
+def test_edge_agent_publishes_only_for_its_serial_devices(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """An edge agent publishes and reads acks only for the serial devices it reads."""
     a, b = stack.sites
-    gateway = stack.client("facility-gateway")
-    edge = stack.client(f"{a}.edge-1")
-    try:
-        gateway.subscribe("facility/v1/+/+/evt")
-        edge.subscribe(t(a, "dc-kids", "ack"))
-        edge.publish(t(a, "sat-1", "evt"), "forged")
-        edge.publish(t(a, "dc-other", "evt"), "forged")
-        edge.publish(t(b, "dc-kids", "evt"), "forged")
-        edge.publish(t(a, "dc-kids", "evt"), "kids")
-        edge.publish(t(a, "dc-culture", "evt"), "culture")
-        assert [p for _, p in gateway.until("culture")] == ["kids", "culture"]
-        gateway.publish(t(a, "dc-kids", "ack"), "ack-kids")
-        assert edge.until("ack-kids") == [(t(a, "dc-kids", "ack"), "ack-kids")]
-    finally:
-        gateway.close()
-        edge.close()
+    gateway, edge = connect("facility-gateway"), connect(f"{a}.edge-1")
+    gateway.subscribe("facility/v1/+/+/evt")
+    edge.subscribe(t(a, "dc-kids", "ack"))
+    edge.publish(t(a, "sat-1", "evt"), "forged")
+    edge.publish(t(a, "dc-other", "evt"), "forged")
+    edge.publish(t(b, "dc-kids", "evt"), "forged")
+    edge.publish(t(a, "dc-kids", "evt"), "kids")
+    edge.publish(t(a, "dc-culture", "evt"), "culture")
+    assert [p for _, p in gateway.until("culture")] == ["kids", "culture"]
+    gateway.publish(t(a, "dc-kids", "ack"), "ack-kids")
+    assert edge.until("ack-kids") == [(t(a, "dc-kids", "ack"), "ack-kids")]
 
 
 @pytest.mark.integration
-def test_gateway_reads_all_sites_and_server_cannot_ack(stack: Stack) -> None:
+def test_gateway_reads_all_sites_and_server_cannot_ack(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """The gateway reads every site; the server cannot ack; the health check reads uptime."""
     a, b = stack.sites
-    gateway = stack.client("facility-gateway")
-    server = stack.client("facility-server")
-    dev_a, dev_b = stack.client(f"{a}.sat-1"), stack.client(f"{b}.sat-1")
-    health = stack.client("facility-health")
-    try:
-        gateway.subscribe("$share/gw/facility/v1/+/+/evt", "facility/v1/+/+/status")
-        server.subscribe("facility/v1/+/+/evt")
-        dev_a.subscribe(t(a, "sat-1", "ack"))
-        dev_a.publish(t(a, "sat-1", "status"), "status-a")
-        dev_a.publish(t(a, "sat-1", "evt"), "evt-a")
-        dev_b.publish(t(b, "sat-1", "evt"), "evt-b")
-        got = gateway.until("evt-a") + gateway.until("evt-b")
-        assert {p for _, p in got} == {"status-a", "evt-a", "evt-b"}
-        assert {p for _, p in server.until("evt-b")} <= {"evt-a", "evt-b"}
-        server.publish(t(a, "sat-1", "ack"), "server-ack")
-        gateway.publish(t(a, "sat-1", "ack"), "gateway-ack")
-        assert dev_a.until("gateway-ack") == [(t(a, "sat-1", "ack"), "gateway-ack")]
-        health.subscribe("$SYS/broker/uptime")
-        topic, _ = health.inbox.get(timeout=15)
-        assert topic == "$SYS/broker/uptime"
-    finally:
-        for c in (gateway, server, dev_a, dev_b, health):
-            c.close()
+    gateway, server = connect("facility-gateway"), connect("facility-server")
+    dev_a, dev_b = connect(f"{a}.sat-1"), connect(f"{b}.sat-1")
+    health = connect("facility-health")
+    gateway.subscribe("$share/gw/facility/v1/+/+/evt", "facility/v1/+/+/status")
+    server.subscribe("facility/v1/+/+/evt")
+    dev_a.subscribe(t(a, "sat-1", "ack"))
+    dev_a.publish(t(a, "sat-1", "status"), "status-a")
+    dev_a.publish(t(a, "sat-1", "evt"), "evt-a")
+    dev_b.publish(t(b, "sat-1", "evt"), "evt-b")
+    got = gateway.until("evt-a") + gateway.until("evt-b")
+    assert {p for _, p in got} == {"status-a", "evt-a", "evt-b"}
+    assert {p for _, p in server.until("evt-b")} <= {"evt-a", "evt-b"}
+    server.publish(t(a, "sat-1", "ack"), "server-ack")
+    gateway.publish(t(a, "sat-1", "ack"), "gateway-ack")
+    assert dev_a.until("gateway-ack") == [(t(a, "sat-1", "ack"), "gateway-ack")]
+    health.subscribe("$SYS/broker/uptime")
+    topic, _ = health.inbox.get(timeout=15)
+    assert topic == "$SYS/broker/uptime"
 
 
 @pytest.mark.integration
-def test_second_export_keeps_secrets_and_rotation_takes_effect(stack: Stack) -> None:
+def test_second_export_keeps_secrets_and_rotation_takes_effect(
+    stack: Stack, connect: Callable[..., Client]
+) -> None:
     """Re-export issues nothing; after --rotate and a reload only the new secret connects."""
     a, _ = stack.sites
     user = f"{a}.sat-2"
@@ -332,20 +317,8 @@ def test_second_export_keeps_secrets_and_rotation_takes_effect(stack: Stack) -> 
     assert (stack.out / "passwd").read_text() == before
     rotated = export(stack.db, stack.out, "--rotate", user)
     assert set(rotated) == {user}
-    assert stack.broker.proc is not None
-    stack.broker.proc.send_signal(signal.SIGHUP)
-    old, new = stack.client(user, stack.secrets[user]), None
-    for _ in range(50):  # the reload is asynchronous
-        old.close()
-        old = stack.client(user, stack.secrets[user])
-        if not old.ok:
-            break
-    new = stack.client(user, rotated[user])
-    try:
-        assert not old.ok and new.ok
-    finally:
-        old.close()
-        new.close()
+    assert stack.broker.reload_until(user, stack.secrets[user], ok=False)
+    assert connect(user, rotated[user]).ok
     with session_scope(session_factory(make_engine(stack.db))) as session:
         row = session.scalars(select(Device).where(Device.mqtt_username == user)).one()
         assert verify_secret(rotated[user], row.mqtt_secret_hash)

@@ -5,7 +5,6 @@ passwords; it keeps a copy of what it replaces. Real Mosquitto where the broker 
 from __future__ import annotations
 
 import shutil
-import signal
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -190,41 +189,26 @@ def test_other_registry_cannot_lock_devices_out(
     _, out, secrets = exported
     before = _snapshot(out)
     other = make_registry(tmp_path / "other.db", ("site-y" + uuid.uuid4().hex[:4], "gongshu"))
-    broker = ProductionMosquitto(tmp_path / "broker", out)
-    broker.start()
     user = f"{SITE}.sat-1"
-
-    def reload_until(ok: bool) -> bool:
-        assert broker.proc is not None
-        broker.proc.send_signal(signal.SIGHUP)
-        for _ in range(50):  # the reload is asynchronous
-            client = Client(broker.port, user, secrets[user])
-            client.close()
-            if client.ok == ok:
-                return True
-        return False
-
-    try:
+    with ProductionMosquitto(tmp_path / "broker", out) as broker:
         refused = run_export(other, out)
         assert refused.exit_code == 2
         gone = ", ".join(f"{SITE}.{d}" for d in ("edge-1", "edge-2", "sat-1", "sat-2"))
         assert f"holds 4 credential(s) this registry does not have: {gone}." in refused.stderr
         assert "--allow-removal" in refused.stderr
         assert _snapshot(out) == before
-        assert reload_until(ok=True)
+        assert broker.reload_until(user, secrets[user], ok=True)
 
         forced = run_export(other, out, "--allow-removal")
         assert forced.exit_code == 0, forced.output
         assert f"removed: {gone}\n" in forced.stderr
-        assert reload_until(ok=False)
+        assert broker.reload_until(user, secrets[user], ok=False)
 
         (saved,) = (out / "backups").iterdir()
         assert {p.name: p.read_bytes() for p in saved.iterdir()} == before
         for name in FILES:
             shutil.copy(saved / name, out / name)
-        assert reload_until(ok=True)
-    finally:
-        broker.stop()
+        assert broker.reload_until(user, secrets[user], ok=True)
 
 
 @pytest.mark.integration
@@ -234,22 +218,18 @@ def test_reload_drops_a_rotated_device_at_once(
     """After a rotation and a reload, the rotated device's open connection is closed by the
     broker (docs: "disconnected at once"); a device whose line is unchanged stays."""
     db, out, secrets = exported
-    broker = ProductionMosquitto(tmp_path / "broker", out)
-    broker.start()
     rotated, kept = f"{SITE}.sat-1", f"{SITE}.sat-2"
-    a, b = Client(broker.port, rotated, secrets[rotated]), Client(broker.port, kept, secrets[kept])
-    try:
+    with (
+        ProductionMosquitto(tmp_path / "broker", out) as broker,
+        Client(broker.port, rotated, secrets[rotated]) as a,
+        Client(broker.port, kept, secrets[kept]) as b,
+    ):
         assert a.ok and b.ok
         assert run_export(db, out, "--rotate", rotated).exit_code == 0
-        assert broker.proc is not None
-        broker.proc.send_signal(signal.SIGHUP)
+        broker.reload()
         assert a.disconnected.wait(10)
         b.publish(f"facility/v1/{SITE}/sat-2/evt", "still here")  # a round trip after the reload
         assert not b.disconnected.is_set()
-    finally:
-        a.close()
-        b.close()
-        broker.stop()
 
 
 def test_backup_only_when_the_files_change(exported: tuple[str, Path, dict[str, str]]) -> None:

@@ -61,12 +61,8 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     db = make_registry(tmp / "registry.db", (SITE, "xihu"))
     result = run_export(db, tmp / "out")
     assert result.exit_code == 0, result.output
-    broker = ProductionMosquitto(tmp / "broker", tmp / "out", tls_dir=tmp / "tls")
-    broker.start()
-    try:
+    with ProductionMosquitto(tmp / "broker", tmp / "out", tls_dir=tmp / "tls") as broker:
         yield TlsBroker(broker, ca, printed_secrets(result.stdout))
-    finally:
-        broker.stop()
 
 
 def test_tls_fragment_listens_on_8883_with_the_mounted_files() -> None:
@@ -88,17 +84,15 @@ def test_device_and_gateway_talk_over_tls_with_their_acls(tls_broker: TlsBroker)
     """Over TLS a device publishes its own events to the gateway; a forged topic is dropped."""
     port, ca = tls_broker.broker.tls_port, tls_broker.ca
     user = f"{SITE}.sat-1"
-    gateway = Client(port, "facility-gateway", SERVICES["FACILITY_BROKER_GATEWAY_PASSWORD"], ca=ca)
-    device = Client(port, user, tls_broker.secrets[user], ca=ca)
-    try:
-        assert gateway.ok and device.ok
-        gateway.subscribe("facility/v1/+/+/evt")
+    with (
+        Client(port, "facility-gateway", SERVICES["FACILITY_BROKER_GATEWAY_PASSWORD"], ca=ca) as gw,
+        Client(port, user, tls_broker.secrets[user], ca=ca) as device,
+    ):
+        assert gw.ok and device.ok
+        gw.subscribe("facility/v1/+/+/evt")
         device.publish(f"facility/v1/{SITE}/sat-2/evt", "forged")
         device.publish(f"facility/v1/{SITE}/sat-1/evt", "own")
-        assert gateway.until("own") == [(f"facility/v1/{SITE}/sat-1/evt", "own")]
-    finally:
-        gateway.close()
-        device.close()
+        assert gw.until("own") == [(f"facility/v1/{SITE}/sat-1/evt", "own")]
 
 
 @pytest.mark.integration
@@ -107,9 +101,8 @@ def test_tls_refuses_anonymous_and_untrusted_certificates(
 ) -> None:
     """Anonymous TLS clients are refused; a client trusting another CA cannot connect."""
     port = tls_broker.broker.tls_port
-    anonymous = Client(port, ca=tls_broker.ca)
-    anonymous.close()
-    assert not anonymous.ok
+    with Client(port, ca=tls_broker.ca) as anonymous:
+        assert not anonymous.ok
     other_ca = make_certificates(tmp_path / "other", "other-ca")
     user = f"{SITE}.sat-1"
     with pytest.raises(ssl.SSLError):

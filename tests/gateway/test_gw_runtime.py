@@ -107,6 +107,13 @@ def test_handler_error_is_raised_as_paho_does() -> None:
         client._handle_on_message(mqtt.MQTTMessage(mid=1, topic=b"t"))
 
 
+def test_direct_dispatch_refuses_per_topic_callbacks() -> None:
+    """A per-topic callback would never be called by direct dispatch, so adding one fails."""
+    client = subscriber._make_client("gw-test", v5=False)
+    with pytest.raises(TypeError, match="facility/v1/#"):
+        client.message_callback_add("facility/v1/#", lambda *_: None)
+
+
 def test_falls_back_to_paho_dispatch_without_its_internals(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -133,7 +133,9 @@ def test_no_mqtt_credentials_for_serial_device(client: TestClient, world) -> Non
     serial = _device(client, world, "serial")
     r = client.post(f"{API}/devices/{serial['id']}/credentials", headers=world.auth("admin"))
     assert r.status_code == 409, r.text
-    assert "edge agent" in r.json()["detail"]
+    [err] = r.json()["detail"]
+    assert (err["type"], err["field"], err["value"]) == ("conflict", "transport", "serial")
+    assert "edge agent" in err["msg"]
     again = client.get(f"{API}/devices/{serial['id']}", headers=world.auth("admin")).json()
     assert again["mqtt_username"] is None
     mqtt_dev = _device(client, world, "mqtt")

@@ -10,14 +10,19 @@ sensitive personal information, PIPL art. 28); clinicians see the values in the 
 member-hours, not people: a member measuring at 9:00 and at 15:00 counts twice. Shares are
 ratios of sums (never means of hourly percentages); body weight has no reference range
 (:data:`facility_contracts.vitals.QUANTITIES`) and is left out of the outside-range share.
+An hour with fewer than :data:`~facility_contracts.schema.KIOSK_MIN_EVALUATED` evaluated
+readings of a type publishes ``readings`` only, so ``evaluated`` and the outside-range
+share cover the hours with at least that many (:data:`SMALL_CELLS` says so on the panels).
 """
 
 from __future__ import annotations
 
+from facility_contracts.schema import KIOSK_MIN_EVALUATED
 from facility_contracts.vitals import QUANTITIES
 
 from facility_dashboards.core import (
     AGG,
+    LAST_VALUE,
     Json,
     board,
     hourly,
@@ -43,6 +48,11 @@ WITH_REFERENCE = tuple(
 )
 CONSENT_SHARE = 'sum("consented") / sum("sessions") * 100'
 OUTSIDE_SHARE = 'sum("outside_reference") / sum("evaluated") * 100'
+#: What the evaluated counts leave out (the server's small-cell rule).
+SMALL_CELLS = (
+    f"An hour with fewer than {KIOSK_MIN_EVALUATED} evaluated readings of a type publishes no "
+    "evaluated count, so those readings are in neither side of the share."
+)
 #: Hour-of-day means need a range starting at a local midnight.
 LAST_30_DAYS = "now-29d/d"
 
@@ -99,7 +109,7 @@ def _hour_of_day() -> Json:
         options={
             "orientation": "vertical",
             "displayMode": "basic",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "reduceOptions": LAST_VALUE,
             "showUnfilled": True,
         },
         defaults={"decimals": 1, "min": 0},
@@ -112,7 +122,7 @@ def _totals() -> list[Json]:
         'sum("sessions") AS "sessions", sum("members") AS "member_hours", '
         'sum("consented") AS "consented", sum("crisis") AS "crisis"'
     )
-    stat = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+    stat = {"reduceOptions": LAST_VALUE}
     return [
         panel(
             "stat",
@@ -154,7 +164,7 @@ def _readings_table() -> Json:
         ],
         description="Over the time range, per reading type: readings taken, readings "
         "evaluated (consent), evaluated readings outside the reference range and their share "
-        "(body weight has no reference range).",
+        f"(body weight has no reference range). {SMALL_CELLS}",
         unit="none",
         transformations=[{"id": "merge", "options": {}}],
     )
@@ -206,7 +216,7 @@ def dashboard() -> Json:
             "$tag_reading_type",
             "Evaluated readings outside the reference range (facility_contracts.vitals) / "
             "evaluated readings, per type and local day; days without evaluated readings are "
-            "blank. Body weight has no reference range.",
+            f"blank. Body weight has no reference range. {SMALL_CELLS}",
             percent=True,
         ),
         _daily(

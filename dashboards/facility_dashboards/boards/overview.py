@@ -5,6 +5,7 @@ from __future__ import annotations
 from facility_dashboards.core import (
     AGG,
     COMPLIANCE,
+    LAST_VALUE,
     RAW_SITE,
     RAW_SPACE,
     Json,
@@ -43,7 +44,7 @@ def _bars(
         options={
             "orientation": "horizontal",
             "displayMode": "gradient",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "reduceOptions": LAST_VALUE,
             "showUnfilled": True,
         },
         defaults=defaults,

@@ -11,6 +11,7 @@ from facility_dashboards.boards.overview import DECIDED, RATE
 from facility_dashboards.core import (
     AGG,
     COMPLIANCE,
+    LAST_VALUE,
     RAW_SPACE,
     WEEK,
     Json,
@@ -55,7 +56,7 @@ def _per_space(title: str, query: str, description: str, unit: str = "none") -> 
         options={
             "orientation": "horizontal",
             "displayMode": "basic",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "reduceOptions": LAST_VALUE,
         },
         size=(8, 8),
     )
@@ -114,7 +115,7 @@ def dashboard() -> Json:
             options={
                 "orientation": "horizontal",
                 "displayMode": "gradient",
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                "reduceOptions": LAST_VALUE,
             },
             defaults={"min": 0, "max": 100, "thresholds": thresholds(("red", None), ("green", 80))},
             size=(12, 8),
@@ -187,7 +188,7 @@ def dashboard() -> Json:
             options={
                 "orientation": "horizontal",
                 "displayMode": "basic",
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                "reduceOptions": LAST_VALUE,
             },
             defaults={"min": 0, "max": 100},
             size=(24, 8),

@@ -1,5 +1,10 @@
 """Error responses: 422 naming field and value, 409 for conflicts, 413 for big bodies.
 
+A 422 and a 409 have one shape: ``{"detail": [{"type", "loc", "field", "msg", "value"}]}``
+(``type`` ``conflict`` for a 409; see :func:`facility_server.api.routes.helpers.invalid`
+and :func:`~facility_server.api.routes.helpers.conflict`). 401, 403, 404 and 413 carry a
+sentence.
+
 No input may produce a 500: validation errors are made JSON-safe (NaN and infinities
 become strings), database constraint violations become 409, and values the database
 refuses become 422. An error never repeats a password, secret or token it was sent. On the
@@ -91,18 +96,24 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def _body_entry(type_: str, msg: str) -> dict[str, Any]:
+    """An entry about the request body as a whole (the database named no field to us)."""
+    return {"type": type_, "loc": ["body"], "field": "body", "msg": msg, "value": None}
+
+
 async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
     logger.info("constraint violation: %s", exc.orig)
+    msg = "conflicts with an existing record (duplicate code or reference)"
     return JSONResponse(
-        {"detail": "conflicts with an existing record (duplicate code or reference)"},
-        status_code=status.HTTP_409_CONFLICT,
+        {"detail": [_body_entry("conflict", msg)]}, status_code=status.HTTP_409_CONFLICT
     )
 
 
 async def _data(_request: Request, exc: DataError) -> JSONResponse:
     logger.info("value refused by the database: %s", exc.orig)
+    msg = "a value is out of range for the database"
     return JSONResponse(
-        {"detail": "a value is out of range for the database"},
+        {"detail": [_body_entry("value_error", msg)]},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
 

@@ -25,10 +25,10 @@ from facility_contracts.schema import COMPLIANCE_DAILY
 from facility_gateway.points import Point, make_point
 from facility_gateway.writer import PointWriter
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import local_ms
+from facility_server.core.db import dialect_insert
 from facility_server.models import Complex, Region, SeriesMark, Space, TaskOccurrence
 
 logger = logging.getLogger(__name__)
@@ -139,9 +139,7 @@ def write_series(session: Session, writer: PointWriter, now: datetime, days_back
         new_marks.append({"complex_id": cid, "day": day, "digest": digest, "written_at": now})
     if points:
         writer.write(points)
-        builder = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
+        builder = dialect_insert(session)
         stmt = builder(SeriesMark)
         session.execute(
             stmt.on_conflict_do_update(

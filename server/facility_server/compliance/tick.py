@@ -223,9 +223,9 @@ def evaluate_today(
     )
     out = []
     for info in rules:
-        today = days_for(info)[-1]
-        occs = safe_evaluate(info, contexts[info.space_id], days_for(info), now_ms)
-        occs = [o for o in occs if o.window.day == today or o.window.until_ms > now_ms]
+        days = days_for(info)
+        occs = safe_evaluate(info, contexts[info.space_id], days, now_ms)
+        occs = [o for o in occs if o.window.day == days[-1] or o.window.until_ms > now_ms]
         out.append((info, spaces[info.space_id], judged(info, occs, now_ms)))
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,22 @@ def checkpoint(bind: Engine | Any) -> None:
         busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
     if busy:
         logger.warning("SQLite WAL checkpoint blocked by a reader; the log is cleared later")
+
+
+def dialect_insert(session: Session) -> Any:
+    """The ``insert`` of the session's database (PostgreSQL's or SQLite's), which has
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> bool:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` of one row; True when this call
+    inserted it (False: a row with those unique ``keys`` exists, e.g. a redelivery)."""
+    stmt = (
+        dialect_insert(session)(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    )
+    return session.execute(stmt.returning(getattr(model, keys[-1]))).first() is not None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,7 +1,8 @@
 """A job run on a timer in a daemon thread: the shell around a runner's :meth:`run_once`.
 
-Runners (:class:`facility_server.vitals.runner.VitalsRunner`; the utilisation and health
-runners have the same shape and may move onto it) subclass :class:`Periodic` and write
+Runners (:class:`facility_server.vitals.runner.VitalsRunner`,
+:class:`facility_server.utilisation.runner.UtilisationRunner`,
+:class:`facility_server.health.runner.HealthTicker`) subclass :class:`Periodic` and write
 ``run_once``. One failed run is logged and the next one tries again.
 """
 

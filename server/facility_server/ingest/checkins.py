@@ -15,14 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from facility_contracts.envelope import CheckIn as CheckInEvent
-from facility_contracts.errors import ContractError
-from facility_gateway.mapping import event_time
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import to_datetime, to_ms
 from facility_server.compliance.tick import on_checkin
+from facility_server.core.db import insert_ignore
+from facility_server.ingest.timing import point_time
 from facility_server.models import Badge, CheckIn, Checkpoint, Complex, Space, Staff
 
 logger = logging.getLogger(__name__)
@@ -62,11 +61,7 @@ def _verdict(
 
 def _row(session: Session, cx: Complex, event: CheckInEvent, received_ms: int) -> dict[str, Any]:
     """The ``checkins`` row of ``event`` received at ``received_ms`` (UTC ms)."""
-    reason = ""
-    try:
-        ts_ms, clock = event_time(event, received_ms, received_ms)
-    except ContractError as exc:
-        ts_ms, clock, reason = received_ms, "estimated", exc.code
+    ts_ms, clock, reason = point_time(event, received_ms)
     space_id, staff_id, why = _verdict(session, cx, event)
     reason = reason or why
     body = event.body
@@ -99,11 +94,7 @@ def store_checkin(session: Session, cx: Complex, event: CheckInEvent, now: datet
         True when the check-in was new.
     """
     values = _row(session, cx, event, to_ms(now))
-    builder = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    stmt = builder(CheckIn).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    if session.execute(stmt.returning(CheckIn.id)).scalar() is None:
+    if not insert_ignore(session, CheckIn, values, ["event_id"]):
         return False
     if values["reject_reason"]:
         logger.warning(

@@ -16,9 +16,9 @@ from facility_contracts.envelope import DoorCrossing as CrossingEvent
 from facility_contracts.envelope import HealthReading as HealthReadingEvent
 from facility_contracts.topics import Topic
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from facility_server.core.db import insert_ignore
 from facility_server.ingest.checkins import store_checkin
 from facility_server.models import Complex, Device, DeviceNotice, DoorCrossing, Space
 
@@ -80,18 +80,19 @@ def store_status(
     return True
 
 
-def _insert_ignore(session: Session, model: type, values: dict[str, object]) -> bool:
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = builder(model).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    return session.execute(stmt.returning(model.id)).scalar() is not None  # type: ignore[attr-defined]
-
-
-def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> bool:
+def store_event(
+    session: Session,
+    topic: Topic,
+    event: Event,
+    now: datetime,
+    *,
+    vitals_retention_days: int | None = None,
+) -> bool:
     """Store a door crossing, device notice, check-in, satisfaction vote or health reading
     once; False when a duplicate or unknown. A new check-in re-evaluates its space's task
     rules (issue 5); a health reading keeps values only with consent (issue 7,
-    :mod:`facility_server.vitals.ingest`)."""
+    :mod:`facility_server.vitals.ingest`; ``vitals_retention_days``: the readings'
+    retention, default the settings')."""
     cx = session.scalar(select(Complex).where(Complex.site_id == topic.site))
     if cx is None:
         logger.info(
@@ -107,7 +108,7 @@ def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> 
         space_id = session.scalar(
             select(Space.id).where(Space.complex_id == cx.id, Space.code == event.body.space)
         )
-        return _insert_ignore(
+        return insert_ignore(
             session,
             DoorCrossing,
             {
@@ -121,9 +122,10 @@ def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> 
                 "people_out": event.body.out,
                 "received_at": now,
             },
+            ["event_id"],
         )
     if isinstance(event, NoticeEvent):
-        return _insert_ignore(
+        return insert_ignore(
             session,
             DeviceNotice,
             {
@@ -134,6 +136,7 @@ def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> 
                 "detail": event.body.detail,
                 "ts": ts,
             },
+            ["event_id"],
         )
     if isinstance(event, CheckInEvent):
         return store_checkin(session, cx, event, now)
@@ -144,5 +147,5 @@ def store_event(session: Session, topic: Topic, event: Event, now: datetime) -> 
     if isinstance(event, HealthReadingEvent):
         from facility_server.vitals.ingest import store_reading
 
-        return store_reading(session, cx, event, now)
+        return store_reading(session, cx, event, now, retention_days=vitals_retention_days)
     return False  # pragma: no cover - a kind added to the contract but not stored yet

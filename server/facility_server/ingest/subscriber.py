@@ -46,6 +46,9 @@ class _Client(mqtt.Client):
 class Ingest:
     """Subscribe and store; ``start()`` connects and runs paho's network thread.
 
+    ``vitals_retention_days``: how long health readings are kept (default: the settings',
+    read once here).
+
     Raises:
         ValueError: ``url`` is not ``mqtt://`` or ``mqtts://`` (see core.mqtt_url).
     """
@@ -58,7 +61,13 @@ class Ingest:
         client_id: str,
         share_group: str = "server",
         clock: Callable[[], datetime],
+        vitals_retention_days: int | None = None,
     ) -> None:
+        if vitals_retention_days is None:  # read once here, not per health reading
+            from facility_server.core.settings import get_settings
+
+            vitals_retention_days = get_settings().vitals_retention_days
+        self.vitals_retention_days = vitals_retention_days
         self.address = parse_broker_url(url)
         self.host, self.port = self.address.host, self.address.port
         self.factory, self.clock = factory, clock
@@ -173,7 +182,13 @@ class Ingest:
             if topic.channel == "status":
                 stored = store_status(session, topic, status, self.clock(), retained=retained)
             else:
-                stored = store_event(session, topic, event, self.clock())
+                stored = store_event(
+                    session,
+                    topic,
+                    event,
+                    self.clock(),
+                    vitals_retention_days=self.vitals_retention_days,
+                )
         self.stored += int(stored)
         return stored
 

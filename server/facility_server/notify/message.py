@@ -6,6 +6,7 @@ named. Names come from the registry (Chinese), labels are short English words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,16 @@ def _vital_lines(f: Facts) -> list[str]:
     ]
 
 
+#: Alert kind prefix -> (the lines of its message, the API route that acknowledges it);
+#: other kinds (device health): :data:`_DEVICES`. A health-kiosk crisis is acknowledged
+#: by the clinician on duty on the vitals route, never ``/alerts``.
+_BY_KIND: dict[str, tuple[Callable[[Facts], list[str]], str]] = {
+    "vital_": (_vital_lines, "/api/v1/vitals/crises"),
+    "task_": (_task_lines, "/api/v1/alerts"),
+}
+_DEVICES = (_device_lines, "/api/v1/alerts")
+
+
 def compose(f: Facts, event: str) -> tuple[str, str]:
     """(title, body) of the message about ``event`` (``opened``, ``escalated:N``,
     ``resolved``) of the alert described by ``f``."""
@@ -116,15 +127,14 @@ def compose(f: Facts, event: str) -> tuple[str, str]:
         tag = f"ESCALATED to {LEVEL_NAMES[int(event.split(':')[1])]}"
     else:
         tag = "ALERT"
-    if f.kind.startswith("vital_"):
-        lines = _vital_lines(f)
-    else:
-        lines = _task_lines(f) if f.kind.startswith("task_") else _device_lines(f)
+    describe, route = next(
+        (found for prefix, found in _BY_KIND.items() if f.kind.startswith(prefix)), _DEVICES
+    )
+    lines = describe(f)
     if event.startswith("escalated:") and f.escalate_after_min:
         lines.append(f"Not acknowledged within {f.escalate_after_min:g} min at the level below.")
     if event == RESOLVED:
         lines.append(f"Resolved: {f.resolution or ''}" + (f": {f.note}" if f.note else ""))
     else:
-        where = "vitals/crises" if f.kind.startswith("vital_") else "alerts"
-        lines.append(f"Acknowledge: POST /api/v1/{where}/{f.alert_id}/acknowledge")
+        lines.append(f"Acknowledge: POST {route}/{f.alert_id}/acknowledge")
     return f"[{tag}] {f.title}"[:300], "\n".join(lines)

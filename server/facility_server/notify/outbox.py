@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from facility_server.core.db import dialect_insert
 from facility_server.models import Alert, Complex, Contact, Notification
 from facility_server.notify.message import (
     LEVEL_NAMES,
@@ -125,12 +125,14 @@ def _not_delivered(alert: Alert, cx: Complex, level: int) -> None:
 def _enqueue(
     session: Session, alert: Alert, cx: Complex, level: int, event: str, now: datetime
 ) -> int:
-    rows = []
     contacts = recipients(session, alert, cx, level)
-    if not contacts and topic_of(alert) == "health" and event != RESOLVED:
-        _not_delivered(alert, cx, level)
+    if not contacts:
+        if topic_of(alert) == "health" and event != RESOLVED:
+            _not_delivered(alert, cx, level)
+        return 0
+    title, body = compose(_facts(session, alert, cx, level), event)  # one text for everyone
+    rows = []
     for contact in contacts:
-        title, body = compose(_facts(session, alert, cx, level), event)
         channel = channel_of(contact.url)
         rows.append(
             {
@@ -149,11 +151,8 @@ def _enqueue(
                 "last_error": "",
             }
         )
-    if rows:
-        builder = (
-            postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        )
-        session.execute(builder(Notification).on_conflict_do_nothing(index_elements=["key"]), rows)
+    stmt = dialect_insert(session)(Notification).on_conflict_do_nothing(index_elements=["key"])
+    session.execute(stmt, rows)
     return len(rows)
 
 

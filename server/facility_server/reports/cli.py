@@ -23,7 +23,12 @@ import typer
 from facility_server.core.db import make_engine, session_factory, session_scope
 from facility_server.core.migrate import upgrade
 from facility_server.core.settings import get_settings
-from facility_server.utilisation.periods import Period, PeriodError, parse_period
+from facility_server.utilisation.periods import (
+    PERIOD_YEARS,
+    Period,
+    PeriodError,
+    parse_report_period,
+)
 
 app = typer.Typer(help="Reports: the half-year check of the 4+5+X standard.", no_args_is_help=True)
 
@@ -49,10 +54,6 @@ def file_stem(kind: str, ident: str, period: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{kind}-{ident}-{period}")
 
 
-PERIOD_FORMS = "2026H1, 2026H2, 2026-06 (month), 2026-W23 (ISO week) or 2026"
-YEARS = (2000, 2099)  # as the API (api/routes/scorecard.py)
-
-
 def parse_period_option(text: str) -> Period:
     """``--period`` as a :class:`Period` of a year in 2000..2099.
 
@@ -60,12 +61,9 @@ def parse_period_option(text: str) -> Period:
         typer.BadParameter: naming the option, the value and the accepted forms.
     """
     try:
-        p = parse_period(text)
-    except (PeriodError, ValueError) as exc:
-        raise typer.BadParameter(f"--period: {text!r} is not a period; use {PERIOD_FORMS}") from exc
-    if not YEARS[0] <= p.first.year <= YEARS[1]:
-        raise typer.BadParameter(f"--period: {text!r} is outside the years {YEARS[0]}..{YEARS[1]}")
-    return p
+        return parse_report_period(text)
+    except PeriodError as exc:
+        raise typer.BadParameter(f"--period: {exc}") from exc
 
 
 def parse_as_of_option(text: str | None) -> datetime | None:
@@ -83,8 +81,9 @@ def parse_as_of_option(text: str | None) -> datetime | None:
         raise typer.BadParameter(f"--as-of: {text!r} is not an ISO instant, {example}") from exc
     if at.tzinfo is None or at.utcoffset() is None:
         raise typer.BadParameter(f"--as-of: {text!r} has no UTC offset, {example}")
-    if not YEARS[0] <= at.year <= YEARS[1]:
-        raise typer.BadParameter(f"--as-of: {text!r} is outside the years {YEARS[0]}..{YEARS[1]}")
+    lo, hi = PERIOD_YEARS
+    if not lo <= at.year <= hi:
+        raise typer.BadParameter(f"--as-of: {text!r} is outside the years {lo}..{hi}")
     return at
 
 

@@ -15,10 +15,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import local_ms
+from facility_server.core.db import dialect_insert
 from facility_server.models import Complex, Space
 from facility_server.satisfaction.models import Rectification, SatisfactionVote
 from facility_server.satisfaction.rates import DEFAULT_MIN_VOTES, Tally
@@ -100,9 +100,7 @@ def evaluate(
         for sid, t in below.items()
         if sid in owners
     ]
-    builder = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
+    builder = dialect_insert(session)
     stmt = builder(Rectification).on_conflict_do_nothing(index_elements=["space_id", "period"])
     session.execute(stmt, rows)
     return list(

@@ -11,13 +11,12 @@ import logging
 from datetime import datetime
 
 from facility_contracts.envelope import SatisfactionVote as VoteEvent
-from facility_contracts.errors import ContractError
-from facility_gateway.mapping import event_time
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import to_datetime, to_ms
+from facility_server.core.db import insert_ignore
+from facility_server.ingest.timing import point_time
 from facility_server.models import Complex, Space
 from facility_server.satisfaction.models import SatisfactionVote
 
@@ -30,11 +29,7 @@ def store_vote(session: Session, cx: Complex, event: VoteEvent, now: datetime) -
     Returns:
         True when the vote was new; False for a redelivery.
     """
-    received_ms = to_ms(now)
-    try:
-        ts_ms, clock = event_time(event, received_ms, received_ms)
-    except ContractError:
-        ts_ms, clock = received_ms, "estimated"
+    ts_ms, clock, _why = point_time(event, to_ms(now))
     space_id = session.scalar(
         select(Space.id).where(Space.complex_id == cx.id, Space.code == event.body.space)
     )
@@ -52,9 +47,4 @@ def store_vote(session: Session, cx: Complex, event: VoteEvent, now: datetime) -
         "ts_ms": ts_ms,
         "received_at": now,
     }
-    builder = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
-    stmt = builder(SatisfactionVote).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"])
-    return session.execute(stmt.returning(SatisfactionVote.id)).scalar() is not None
+    return insert_ignore(session, SatisfactionVote, values, ["event_id"])

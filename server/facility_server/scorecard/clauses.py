@@ -18,7 +18,7 @@ from typing import Any
 from facility_server.satisfaction.rates import THRESHOLD_PCT
 from facility_server.scorecard.facts import ComplexFacts
 from facility_server.utilisation.metrics import Figures
-from facility_server.utilisation.periods import months_in, next_month, weeks_in
+from facility_server.utilisation.periods import months_in, unit_after, weeks_in
 
 Clause = dict[str, Any]
 
@@ -65,12 +65,15 @@ def weekly_quota(
     """
     c = _clause(key, space_type, text, "h/week" if kind == "hours" else "days/week", target)
     idx = 0 if kind == "hours" else 1
-    weeks, values, since = [], [], {}
+    weeks, values, since, later = [], [], {}, False
     for space in facts.of_type(space_type):
         if space.judged_from is not None:
             since[space.code] = _week_key(space.judged_from)
         for monday in weeks_in(facts.period):
-            if monday + timedelta(days=7) > facts.today or not space.judged(monday):
+            if not space.judged(monday):
+                continue
+            if monday + timedelta(days=7) > facts.today:
+                later = True  # a judged week still to end: pending, not "nothing to judge"
                 continue
             planned = space.planned.get(monday, (0.0, 0))[idx]
             excused = planned < target <= space.regular[idx]
@@ -87,11 +90,6 @@ def weekly_quota(
                 values.append(actual)
     c["detail"] = {"weeks": weeks, "judged_from": since}
     c["note"] = _weekly_note(kind, since)
-    later = any(  # a judged week of the period still to end: pending, else nothing to judge
-        space.judged(monday) and monday + timedelta(days=7) > facts.today
-        for space in facts.of_type(space_type)
-        for monday in weeks_in(facts.period)
-    )
     return _judge(c, min(values) if values else None, pending=not values and later)
 
 
@@ -123,8 +121,7 @@ def monthly_events(facts: ComplexFacts) -> Clause:
         "elderly_lectures", "elderly_care", "养老服务: 每月至少1次健康讲座或义诊", "events/month", 1
     )
     spaces = facts.of_type("elderly_care")
-    units = [(m, next_month(m), m.strftime("%Y-%m")) for m in months_in(facts.period)]
-    rows, values, later = _unit_counts(facts, spaces, "month", "activity", units)
+    rows, values, later = _unit_counts(facts, spaces, "month", "activity", _units(facts, "month"))
     c["detail"] = {"months": [{**r, "month": r.pop("unit")} for r in rows]}
     c["note"] = "取已结束自然月的最低次数" + _since_note(_unit_since(spaces, "month"))
     return _judge(c, min(values) if values else None, pending=not values and later)
@@ -156,13 +153,7 @@ def _unit_counts(
 
 def _unit_since(spaces: list[Any], unit: str) -> dict[str, str]:
     """Space code -> first judged unit's key, for spaces started during the period."""
-    out = {}
-    for s in spaces:
-        if unit in s.unit_from:
-            first = s.unit_from[unit]
-            key = {"week": _week_key(first), "month": first.strftime("%Y-%m")}
-            out[s.code] = key.get(unit, str(first.year))
-    return out
+    return {s.code: _unit_key(s.unit_from[unit], unit) for s in spaces if unit in s.unit_from}
 
 
 def yearly_events(facts: ComplexFacts, space_type: str, key: str, text: str, target: int) -> Clause:
@@ -198,13 +189,23 @@ def maintenance(facts: ComplexFacts) -> Clause:
     return _judge(c, min(values) if values else None, pending=not values and later)
 
 
-def _units(facts: ComplexFacts, unit: str) -> list[tuple[date, date, str]]:
+def _unit_key(first: date, unit: str) -> str:
+    """``2026-W23``, ``2026-06`` or ``2026``: the key of the unit starting on ``first``."""
     if unit == "week":
-        return [(m, m + timedelta(days=7), _week_key(m)) for m in weeks_in(facts.period)]
-    if unit == "month":
-        return [(m, next_month(m), m.strftime("%Y-%m")) for m in months_in(facts.period)]
-    first = date(facts.period.first.year, 1, 1)
-    return [(first, first.replace(year=first.year + 1), str(first.year))]
+        return _week_key(first)
+    return first.strftime("%Y-%m") if unit == "month" else str(first.year)
+
+
+def _units(facts: ComplexFacts, unit: str) -> list[tuple[date, date, str]]:
+    """(first day, next unit's first day, key) of each ``week``, ``month`` (wholly in the
+    period) or ``year`` (the period's) unit."""
+    if unit == "week":
+        firsts = list(weeks_in(facts.period))
+    elif unit == "month":
+        firsts = list(months_in(facts.period))
+    else:
+        firsts = [date(facts.period.first.year, 1, 1)]
+    return [(first, unit_after(first, unit), _unit_key(first, unit)) for first in firsts]
 
 
 #: Fewest decided occurrences (on time, late, missed) of those due for a task rate to

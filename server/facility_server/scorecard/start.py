@@ -24,27 +24,9 @@ from facility_server.models import Space
 from facility_server.opening import Schedule, local_intervals
 from facility_server.utilisation.load import SpaceRef
 from facility_server.utilisation.models import UtilisationDay
-from facility_server.utilisation.periods import next_month, week_start
+from facility_server.utilisation.periods import unit_after, unit_start
 
 _BATCH = 500
-
-
-def unit_start(day: date, unit: str) -> date:
-    """First local day of the ``week`` (Monday), ``month`` or ``year`` containing ``day``."""
-    if unit == "week":
-        return week_start(day)
-    if unit == "month":
-        return day.replace(day=1)
-    return date(day.year, 1, 1)
-
-
-def unit_after(first: date, unit: str) -> date:
-    """First day of the unit after the one starting on ``first``."""
-    if unit == "week":
-        return first + timedelta(days=7)
-    if unit == "month":
-        return next_month(first)
-    return date(first.year + 1, 1, 1)
 
 
 def first_judged_unit(schedule: Schedule, start: date, unit: str) -> date:

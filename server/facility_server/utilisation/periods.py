@@ -86,14 +86,56 @@ def parse_period(text: str) -> Period:
             year = int(m.group(1))
             return Period(text, date(year, 1, 1), date(year + 1, 1, 1))
         day = date.fromisoformat(text)
-    except ValueError as exc:
+        return Period(text, day, day + timedelta(days=1))
+    except (ValueError, OverflowError) as exc:  # OverflowError: a period ending after 9999
         raise PeriodError(f"not a valid period: {text!r} ({exc})") from exc
-    return Period(text, day, day + timedelta(days=1))
+
+
+#: The forms of a period the API and the report command take (a day is for internal use).
+PERIOD_FORMS = "2026H1, 2026H2, 2026-06 (month), 2026-W23 (ISO week) or 2026"
+#: The years a scorecard or report period may fall in (inclusive).
+PERIOD_YEARS = (2000, 2099)
+
+
+def parse_report_period(text: str) -> Period:
+    """:func:`parse_period` of a scorecard or report period, of a year in
+    :data:`PERIOD_YEARS` (the API's ``period`` and the report command's ``--period``).
+
+    Raises:
+        PeriodError: ``'2026H3' is not a period; use ...`` or ``'1999H1' is outside the
+            years 2000..2099`` (the value quoted, the field left to the caller).
+    """
+    try:
+        p = parse_period(text)
+    except PeriodError as exc:
+        raise PeriodError(f"{text!r} is not a period; use {PERIOD_FORMS}") from exc
+    lo, hi = PERIOD_YEARS
+    if not lo <= p.first.year <= hi:
+        raise PeriodError(f"{text!r} is outside the years {lo}..{hi}")
+    return p
 
 
 def next_month(first: date) -> date:
     """The first day of the month after the one containing ``first``."""
     return (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def unit_start(day: date, unit: str) -> date:
+    """First local day of the ``week`` (Monday), ``month`` or ``year`` containing ``day``."""
+    if unit == "week":
+        return week_start(day)
+    if unit == "month":
+        return day.replace(day=1)
+    return date(day.year, 1, 1)
+
+
+def unit_after(first: date, unit: str) -> date:
+    """First day of the ``week``, ``month`` or ``year`` after the one starting on ``first``."""
+    if unit == "week":
+        return first + timedelta(days=7)
+    if unit == "month":
+        return next_month(first)
+    return date(first.year + 1, 1, 1)
 
 
 def week_start(day: date) -> date:

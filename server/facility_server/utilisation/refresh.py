@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import local_day, local_ms
+from facility_server.core.db import dialect_insert
 from facility_server.models import DoorCrossing
 from facility_server.utilisation.actual import day_opening
 from facility_server.utilisation.load import (
@@ -153,8 +153,7 @@ def _day_row(
 def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    stmt = dialect_insert(session)(model)
     names = [k for k in rows[0] if k not in keys]
     stmt = stmt.on_conflict_do_update(
         index_elements=keys, set_={k: stmt.excluded[k] for k in names}

@@ -3,13 +3,12 @@
 Each run: refresh the hourly and daily figures (yesterday, today, and the days of door
 events received since the previous run), open or resolve ``opening_quota`` alerts for
 this week, and, when a point writer is configured, write the recent aggregates to the
-time-series store. One failed run is logged and the next one tries again.
+time-series store. One failed run is logged and the next one tries again
+(:class:`facility_server.core.periodic.Periodic`).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,14 +16,13 @@ from facility_gateway.writer import PointWriter
 from sqlalchemy.orm import Session, sessionmaker
 
 from facility_server.core.db import session_scope
+from facility_server.core.periodic import Periodic
 from facility_server.utilisation.quota_watch import check_opening_quotas
 from facility_server.utilisation.refresh import refresh
 from facility_server.utilisation.series import write_recent
 
-logger = logging.getLogger(__name__)
 
-
-class UtilisationRunner:
+class UtilisationRunner(Periodic):
     """Calls the utilisation jobs every ``interval_s`` seconds until stopped.
 
     Args:
@@ -41,19 +39,9 @@ class UtilisationRunner:
         interval_s: float = 300.0,
         writer: PointWriter | None = None,
     ) -> None:
-        self.factory, self.clock, self.interval_s, self.writer = factory, clock, interval_s, writer
+        super().__init__(interval_s, "utilisation")
+        self.factory, self.clock, self.writer = factory, clock, writer
         self.last_run: datetime | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="utilisation", daemon=True)
-
-    def start(self) -> None:
-        """Start running the jobs."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop and wait for the current run to finish."""
-        self._stop.set()
-        self._thread.join(30)
 
     def run_once(self) -> None:
         """One run of every job, committed."""
@@ -64,10 +52,3 @@ class UtilisationRunner:
             if self.writer is not None:
                 write_recent(session, self.writer, now)
         self.last_run = now
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception:  # one failed run must not stop the next ones
-                logger.exception("utilisation run failed; retrying in %.0f s", self.interval_s)

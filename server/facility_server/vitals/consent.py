@@ -36,9 +36,12 @@ class VitalsError(ValueError):
     ``value`` is never a pseudonym, a name or a reading value (messages reach logs).
     """
 
-    def __init__(self, message: str, *, field: str = "", value: object = None) -> None:
+    def __init__(
+        self, message: str, *, field: str = "", value: object = None, **extra: object
+    ) -> None:
         super().__init__(message)
         self.field, self.value = field, value
+        self.extra = extra  # more to tell the caller (ids only), e.g. ``member_id``
 
 
 class VitalsConflict(VitalsError):
@@ -57,11 +60,15 @@ def require_text(value: str, field: str) -> str:
     return value.strip()
 
 
-class MemberExists(VitalsError):
+class MemberExists(VitalsConflict):
     """The pseudonym is already enrolled at the complex (``member_id`` names the member)."""
 
     def __init__(self, member_id: int) -> None:
-        super().__init__(f"pseudonym already enrolled as member {member_id}", field="pseudonym")
+        super().__init__(
+            f"pseudonym already enrolled as member {member_id}",
+            field="pseudonym",
+            member_id=member_id,
+        )
         self.member_id = member_id
 
 

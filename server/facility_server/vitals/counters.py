@@ -24,10 +24,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import to_datetime, to_ms
+from facility_server.core.db import dialect_insert, insert_ignore
 from facility_server.models import HourSalt, HourVisitor, ReadingHour, UsageHour
 
 HOUR_MS = 3_600_000
@@ -37,21 +37,6 @@ def hour_start_ms(tz: ZoneInfo, ts_ms: int) -> int:
     """UTC epoch ms of the start of the local clock hour (in ``tz``) holding ``ts_ms``."""
     local = to_datetime(ts_ms).astimezone(tz)
     return to_ms(local.replace(minute=0, second=0, microsecond=0))
-
-
-def dialect_insert(session: Session) -> Any:
-    """The dialect's ``insert`` (with ``on_conflict_do_*``) for the session's database."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
-def insert_ignore(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> bool:
-    """Insert one row unless its unique ``keys`` exist; True when this call inserted it."""
-    stmt = (
-        dialect_insert(session)(model).values(**values).on_conflict_do_nothing(index_elements=keys)
-    )
-    column = getattr(model, keys[-1])
-    return session.execute(stmt.returning(column)).first() is not None
 
 
 def add_counts(session: Session, model: Any, key: dict[str, Any], counts: dict[str, int]) -> None:

@@ -30,6 +30,8 @@ from facility_server.alerts import open_alert
 from facility_server.models import Alert, Complex, KioskSession
 
 KIND = "vital_crisis"
+#: Where the clinician reads, acknowledges and resolves crisis alerts (not ``/alerts``).
+API_ROUTE = "/api/v1/vitals/crises"
 #: Seconds a crisis alert may wait for acknowledgement before it goes up one level.
 ESCALATE_AFTER_S = 600.0
 

@@ -37,15 +37,16 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from facility_contracts.codec import _check_health  # one check for every receiver
+from facility_contracts.codec import check_health_reading  # one check for every receiver
 from facility_contracts.envelope import HealthReading
 from facility_contracts.errors import ContractError
 from facility_contracts.vitals import Flag, classify, is_crisis, is_outside_reference
-from facility_gateway.mapping import event_time
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from facility_server.compliance.calendar import to_datetime, to_ms
+from facility_server.core.db import insert_ignore
+from facility_server.ingest.timing import point_time
 from facility_server.models import (
     Complex,
     Device,
@@ -56,7 +57,7 @@ from facility_server.models import (
     Space,
 )
 from facility_server.vitals.consent import consent_in_force, member_by_pseudonym
-from facility_server.vitals.counters import count_session, first_visit, hour_start_ms, insert_ignore
+from facility_server.vitals.counters import count_session, first_visit, hour_start_ms
 from facility_server.vitals.crisis import open_crisis
 from facility_server.vitals.retention import dedupe_horizon
 
@@ -145,15 +146,6 @@ def reject_undecodable(
     )  # fmt: skip
 
 
-def _reading_time(event: HealthReading, now: datetime) -> tuple[datetime, str]:
-    received_ms = to_ms(now)
-    try:
-        ts_ms, clock = event_time(event, received_ms, received_ms)
-    except ContractError:
-        ts_ms, clock = received_ms, "estimated"
-    return to_datetime(ts_ms), clock
-
-
 def check_sender(session: Session, cx: Complex, event: HealthReading) -> Space:
     """The registered space of the kiosk that sent ``event``.
 
@@ -206,9 +198,10 @@ def store_reading(
         from facility_server.core.settings import get_settings
 
         retention_days = get_settings().vitals_retention_days
-    ts, clock = _reading_time(event, now)
+    ts_ms, clock, _why = point_time(event, to_ms(now))
+    ts = to_datetime(ts_ms)
     try:
-        _check_health(event)  # the codec's own check, run again in case it was bypassed
+        check_health_reading(event)  # the codec's own check, run again in case it was bypassed
         space = check_sender(session, cx, event)
         if ts < dedupe_horizon(now, retention_days):
             raise ContractError("too_old", "older than the server remembers", field="ts")

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from facility_server.core.db import dialect_insert
 from facility_server.models import Alert, Consent, KioskSession, Member, PurgedEvent, Reading
 from facility_server.vitals.consent import VitalsConflict, VitalsError, require_text
-from facility_server.vitals.counters import dialect_insert, forget_visitor
+from facility_server.vitals.counters import forget_visitor
 
 #: Alert-detail keys that could name a member or tell whether they consented (never
 #: written now; scrubbed defensively, ``identified`` from alerts of before migration 0007).
@@ -154,13 +155,3 @@ def _scrub_alerts(session: Session, alert_ids: list[int | None]) -> int:
             alert.detail = detail
             scrubbed += 1
     return scrubbed
-
-
-def member_reading_count(session: Session, member_id: int) -> int:
-    """How many readings of the member are kept."""
-    return (
-        session.scalar(
-            select(func.count()).select_from(Reading).where(Reading.member_id == member_id)
-        )
-        or 0
-    )

@@ -209,6 +209,22 @@ def test_patrol_round_missing_a_checkpoint_alert_names_it(site: Site) -> None:
     assert alert.detail["missing"] == [{"code": "cp-kids-sandpit", "name": "沙池"}]
 
 
+def test_checkin_with_an_implausible_device_time_is_kept_refused(
+    site: Site, factory: sessionmaker[Session]
+) -> None:
+    """A synced check-in stamped an hour after it arrived (a device clock run ahead) is
+    stored at its receive time, ``estimated``, refused with the contract's reason."""
+    received = local(2026, 6, 2, 8, 0)
+    assert site.checkin(
+        received + timedelta(hours=1), "cp-kids-gate", "disinfection", delivered_at=received
+    )
+    with factory() as s:
+        row = s.execute(
+            select(CheckIn.accepted, CheckIn.reject_reason, CheckIn.clock, CheckIn.ts_ms)
+        ).one()
+    assert tuple(row) == (False, "ts_in_future", "estimated", int(received.timestamp() * 1000))
+
+
 def test_rejected_and_duplicate_checkins(site: Site, factory: sessionmaker[Session]) -> None:
     """Unknown badge, checkpoint of another space: stored, not accepted; a repeat is dropped."""
     site.tick(local(2026, 6, 2, 5, 0))

@@ -230,13 +230,16 @@ def test_street_file_name_is_the_same_by_code_or_path(
 
 def test_api_judges_as_of_its_clock_and_names_bad_periods(client, world) -> None:  # type: ignore[no-untyped-def]
     """The API's clock is Tue 2026-06-02: 2026H1 is judged as of that day, 2025H2 as of
-    its end (local 2026-01-01); 9999H2 and 1999H1 are 422 naming the value."""
+    its end (local 2026-01-01); 9999H2, 9999-12 (its end is past year 9999) and 1999H1
+    are 422 naming the field and the value."""
     url = f"/api/v1/complexes/{world.complexes['a']}/scorecard"
     auth = world.auth("admin")
     for period, day in (("2026H1", "2026-06-02"), ("2025H2", "2026-01-01")):
         card = client.get(url, params={"period": period}, headers=auth).json()
         assert card["period"]["as_of"] == day
-    for period in ("9999H2", "1999H1"):
+    for period in ("9999H2", "9999-12", "1999H1"):
         bad = client.get(url, params={"period": period}, headers=auth)
         assert bad.status_code == 422
-        assert f"period: '{period}'" in bad.text
+        [err] = bad.json()["detail"]
+        assert (err["loc"], err["field"], err["value"]) == (["query", "period"], "period", period)
+        assert err["msg"].startswith(f"{period!r} is ")

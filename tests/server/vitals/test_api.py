@@ -181,7 +181,17 @@ def test_manager_enrols_and_records_consent_clinician_erases(
     again = client.post(
         f"{API}/complexes/{a}/members", json=body, headers=world.auth("clinician_a")
     )
-    assert again.status_code == 409 and again.json()["detail"]["member_id"] == mid
+    assert again.status_code == 409
+    assert again.json()["detail"] == [
+        {
+            "type": "conflict",
+            "loc": ["body", "pseudonym"],
+            "field": "pseudonym",
+            "msg": f"pseudonym already enrolled as member {mid}",
+            "value": "***",
+            "member_id": mid,
+        }
+    ]
     consent = {"evidence": "HF-2026-0153", "granted_at": "2026-06-02T09:00:00+08:00"}
     c = client.post(f"{API}/members/{mid}/consents", json=consent, headers=world.auth("manager_a"))
     assert c.status_code == 201 and c.json()["recorded_by"] == "manager_a"
@@ -194,7 +204,11 @@ def test_manager_enrols_and_records_consent_clinician_erases(
     )
     url = f"{API}/members/{mid}/consents/{c.json()['id']}/withdraw"
     assert client.post(url, headers=world.auth("manager_a")).status_code == 200
-    assert client.post(url, headers=world.auth("manager_a")).status_code == 409
+    twice = client.post(url, headers=world.auth("manager_a"))
+    assert twice.status_code == 409
+    assert [(e["type"], e["loc"], e["field"]) for e in twice.json()["detail"]] == [
+        ("conflict", ["withdrawn_at"], "withdrawn_at")
+    ]
     assert (
         client.get(f"{API}/members/{mid}", headers=world.auth("manager_a")).json()["consented"]
         is False

@@ -115,10 +115,16 @@ def test_crisis_cannot_be_acknowledged_through_alerts(
     auth = world.auth("clinician_a")
     assert client.post(f"{API}/crises/{alert}/acknowledge", headers=auth).status_code == 200
     again = client.post(f"{API}/crises/{alert}/acknowledge", headers=auth)
-    assert (again.status_code, again.json()["detail"]) == (
-        409,
-        "cannot acknowledge an acknowledged alert",
-    )
+    assert again.status_code == 409
+    assert again.json()["detail"] == [
+        {
+            "type": "conflict",
+            "loc": ["state"],
+            "field": "state",
+            "msg": "cannot acknowledge an acknowledged alert",
+            "value": "acknowledged",
+        }
+    ]
 
 
 def test_unidentified_crisis_shows_directions_to_the_clinician_only(

@@ -97,13 +97,26 @@ def test_api_refuses_blank_evidence_and_backdated_consent(
         s.commit()
     url, auth = f"/api/v1/vitals/members/{mid}/consents", world.auth("manager_a")
     blank = client.post(url, json={"evidence": "  "}, headers=auth)
-    assert blank.status_code == 422 and blank.json()["detail"]["field"] == "evidence"
+    assert blank.status_code == 422
+    assert [(e["loc"], e["field"], e["value"]) for e in blank.json()["detail"]] == [
+        (["body", "evidence"], "evidence", "***")  # a body value is never repeated here
+    ]
     early = {"evidence": "HF-2", "granted_at": "2026-06-01T10:00:00+08:00"}
     r = client.post(url, json=early, headers=auth)
-    assert r.status_code == 422 and r.json()["detail"]["field"] == "granted_at"
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "granted_at"
     ok = {"evidence": "HF-2", "granted_at": "2026-06-01T13:00:00+08:00"}
     assert client.post(url, json=ok, headers=auth).status_code == 201
-    assert client.post(url, json=ok, headers=auth).status_code == 409
+    again = client.post(url, json=ok, headers=auth)
+    assert again.status_code == 409
+    assert again.json()["detail"] == [
+        {
+            "type": "conflict",
+            "loc": ["body", "purpose"],
+            "field": "purpose",
+            "msg": "a consent to this purpose is in force",
+            "value": "***",
+        }
+    ]
 
 
 def _cx(session: Session, world):  # type: ignore[no-untyped-def]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from facility_server.api.common import IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import apply_update, not_found
+from facility_server.api.routes.helpers import apply_update, invalid, not_found
 from facility_server.api.schemas.ops import (
     AccountCreate,
     AccountCreated,
@@ -45,8 +45,9 @@ def new_account(ctx: CtxDep, body: AccountCreate) -> dict[str, Any]:
             password=body.password,
             display_name=body.display_name,
         )
-    except AccountError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except AccountError as exc:  # "field: message"
+        field, _, msg = str(exc).partition(": ")
+        raise invalid(("body", field), msg, getattr(body, field, None)) from exc
     ctx.audit("account.create", f"account:{account.id}", {"role": account.role})
     return {**AccountPublic.model_validate(account).model_dump(), "api_token": token}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import func, select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, Search, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import apply_update, load_complex
+from facility_server.api.routes.helpers import apply_update, invalid, load_complex
 from facility_server.api.schemas.registry import (
     ComplexCreate,
     ComplexPublic,
@@ -63,9 +63,7 @@ def create_complex(ctx: CtxDep, body: ComplexCreate) -> Complex:
     ctx.authorize("complex", "read")
     community = ctx.session.get(Region, body.community_id)
     if community is None or community.kind != "community":
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "community_id: no such community"
-        )
+        raise invalid(("body", "community_id"), "no such community", body.community_id)
     where = region_ancestry(ctx.session, community)
     ctx.authorize("complex", "write", where, f"region:{community.id}")
     values = body.model_dump()

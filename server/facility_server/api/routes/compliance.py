@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import invalid, load_child, load_complex
+from facility_server.api.routes.helpers import invalid, load_child, load_complex, page_in_scope
 from facility_server.api.schemas.compliance import (
     BoardPublic,
     HistoryItem,
@@ -280,6 +280,6 @@ def list_rules(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Task rules in the caller's subtree (they are written through the setup file)."""
-    ctx.authorize("alert", "read")
-    stmt = select_in_scope(TaskRule, ctx.principal, complex_id=complex_id, space_id=space_id)
-    return paginate(ctx.session, stmt, limit, offset, TaskRule.id)
+    return page_in_scope(
+        ctx, TaskRule, "alert", complex_id=complex_id, space_id=space_id, limit=limit, offset=offset
+    )

@@ -121,7 +121,9 @@ def _check_new(ctx: Ctx, body: ContactCreate, complex_id: int | None) -> None:
     )
     if taken is not None:
         raise conflict(
-            "code", f"a contact with this code exists at this {body.scope_kind}", body.code
+            ("body", "code"),
+            f"a contact with this code exists at this {body.scope_kind}",
+            body.code,
         )
     if body.staff_code is None:
         return

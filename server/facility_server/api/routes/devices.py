@@ -5,12 +5,18 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import apply_update, load_child, load_complex
+from facility_server.api.routes.helpers import (
+    apply_update,
+    conflict,
+    invalid,
+    load_child,
+    load_complex,
+)
 from facility_server.api.schemas.devices import (
     DeviceCreate,
     DeviceCredentials,
@@ -91,15 +97,11 @@ def _check_refs(ctx: CtxDep, complex_id: int, space_id: int | None, via_id: int 
     if space_id is not None:
         space = ctx.session.get(Space, space_id)
         if space is None or space.complex_id != complex_id:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, "space_id: no such space in this complex"
-            )
+            raise invalid(("body", "space_id"), "no such space in this complex", space_id)
     if via_id is not None:
         via = ctx.session.get(Device, via_id)
         if via is None or via.complex_id != complex_id or via.kind != DeviceKind.edge_agent:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, "via_id: no such edge agent in this complex"
-            )
+            raise invalid(("body", "via_id"), "no such edge agent in this complex", via_id)
 
 
 @router.post("/devices", response_model=DevicePublic, status_code=status.HTTP_201_CREATED)
@@ -134,14 +136,16 @@ def update_device(ctx: CtxDep, device_id: IdPath, body: DeviceUpdate) -> Device:
 def issue_credentials(ctx: CtxDep, device_id: IdPath) -> DeviceCredentials:
     """Issue new MQTT credentials; the secret is shown once and only its hash is kept.
 
-    A serial or local_mqtt device gets none (409): it publishes through its edge agent.
+    A serial or local_mqtt device gets none (409 naming its ``transport``): it publishes
+    through its edge agent.
     """
     row = load_child(ctx, Device, device_id, "device", "write")
     if row.transport in VIA_AGENT:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
+        raise conflict(
+            ("transport",),
             f"a {row.transport} device has no central MQTT credentials: its edge agent "
             "(via_id) publishes for it; issue credentials to the edge agent",
+            row.transport,
         )
     cx = ctx.session.get_one(Complex, row.complex_id)
     secret = secrets.token_urlsafe(24)

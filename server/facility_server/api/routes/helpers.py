@@ -7,12 +7,15 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
+from facility_server.api.common import paginate
 from facility_server.api.deps import Ctx
-from facility_server.api.scope import complex_ancestry
+from facility_server.api.scope import complex_ancestry, select_in_scope
 from facility_server.auth.roles import Action, Resource
 from facility_server.models import Complex
 
 M = TypeVar("M")
+#: The first ``loc`` element of a request field (as in pydantic's errors).
+_PLACES = frozenset({"body", "query", "path", "header"})
 
 
 def not_found(what: str) -> HTTPException:
@@ -25,10 +28,14 @@ def invalid(loc: tuple[str, ...], msg: str, value: Any) -> RequestValidationErro
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])
 
 
-def conflict(field: str, msg: str, value: Any) -> HTTPException:
-    """A 409 naming the field and the value that clash with an existing record."""
-    entry = {"type": "conflict", "loc": ["body", field], "field": field, "msg": msg}
-    return HTTPException(status.HTTP_409_CONFLICT, [{**entry, "value": value}])
+def conflict(loc: tuple[str, ...], msg: str, value: Any, **extra: Any) -> HTTPException:
+    """A 409 in the shape of a 422 entry (``type`` ``conflict``): ``loc`` names the request
+    field that clashes with an existing record (``("body", "code")``), or the stored field
+    whose state refuses the request (``("state",)``); ``value`` is its value (never a
+    secret or a person's data); ``extra`` keys are added (e.g. ``member_id``)."""
+    field = ".".join(loc[1:] if loc and loc[0] in _PLACES else loc)
+    entry = {"type": "conflict", "loc": list(loc), "field": field, "msg": msg, "value": value}
+    return HTTPException(status.HTTP_409_CONFLICT, [{**entry, **extra}])
 
 
 def load_complex(ctx: Ctx, complex_id: int, resource: Resource, action: Action) -> Complex:
@@ -74,3 +81,21 @@ def apply_update(row: Any, changes: dict[str, Any]) -> dict[str, Any]:
                 value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
             )
     return changed
+
+
+def page_in_scope(
+    ctx: Ctx,
+    model: Any,
+    resource: Resource,
+    *,
+    complex_id: int | None,
+    space_id: int | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """One page of ``model`` rows (with ``complex_id`` and ``space_id`` columns) in the
+    caller's subtree, optionally of one complex and one space, in id order: the list
+    endpoints of checkpoints, task rules ... (403 unless the role may read ``resource``)."""
+    ctx.authorize(resource, "read")
+    stmt = select_in_scope(model, ctx.principal, complex_id=complex_id, space_id=space_id)
+    return paginate(ctx.session, stmt, limit, offset, model.id)

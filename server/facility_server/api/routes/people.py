@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from sqlalchemy import delete, select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import Ctx, CtxDep
-from facility_server.api.routes.helpers import apply_update, load_child, load_complex
+from facility_server.api.routes.helpers import (
+    apply_update,
+    invalid,
+    load_child,
+    load_complex,
+    page_in_scope,
+)
 from facility_server.api.schemas.devices import (
     CheckpointCreate,
     CheckpointPublic,
@@ -102,9 +108,15 @@ def list_checkpoints(
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """Checkpoints in the caller's subtree."""
-    ctx.authorize("checkpoint", "read")
-    stmt = select_in_scope(Checkpoint, ctx.principal, complex_id=complex_id, space_id=space_id)
-    return paginate(ctx.session, stmt, limit, offset, Checkpoint.id)
+    return page_in_scope(
+        ctx,
+        Checkpoint,
+        "checkpoint",
+        complex_id=complex_id,
+        space_id=space_id,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/checkpoints/{checkpoint_id}", response_model=CheckpointPublic)
@@ -119,7 +131,7 @@ def create_checkpoint(ctx: CtxDep, body: CheckpointCreate) -> Checkpoint:
     ctx.authorize("checkpoint", "read")
     space = ctx.session.get(Space, body.space_id)
     if space is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "space_id: no such space")
+        raise invalid(("body", "space_id"), "no such space", body.space_id)
     load_complex(ctx, space.complex_id, "checkpoint", "write")
     row = Checkpoint(complex_id=space.complex_id, **body.model_dump())
     row.tag_kind = str(body.tag_kind)

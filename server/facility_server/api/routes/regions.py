@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import apply_update, not_found
+from facility_server.api.routes.helpers import apply_update, invalid, not_found
 from facility_server.api.schemas.registry import RegionCreate, RegionPublic, RegionUpdate
 from facility_server.api.scope import region_ancestry, region_condition
 from facility_server.auth.roles import Ancestry
@@ -68,11 +68,12 @@ def create_region(ctx: CtxDep, body: RegionCreate) -> Region:
         )
     expected = _PARENT_KIND[body.kind]
     if (parent.kind if parent else None) != expected or (body.parent_id and parent is None):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        raise invalid(
+            ("body", "parent_id"),
             f"a {body.kind} needs a parent of kind {expected}"
             if expected
             else "a district has no parent",
+            body.parent_id,
         )
     path = f"{parent.path}/{body.code}" if parent else body.code
     row = Region(

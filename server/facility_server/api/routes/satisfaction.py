@@ -14,13 +14,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import Field
 from sqlalchemy import select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import load_child, load_complex
+from facility_server.api.routes.helpers import conflict, load_child, load_complex
 from facility_server.api.routes.scorecard import PeriodQuery, period_or_422
 from facility_server.api.schemas.base import In, Out
 from facility_server.api.scope import visible_complex_ids
@@ -133,12 +133,12 @@ def get_rectification(ctx: CtxDep, item_id: IdPath) -> Rectification:
 
 @router.post("/rectifications/{item_id}/fix", response_model=RectificationPublic)
 def fix_rectification(ctx: CtxDep, item_id: IdPath, body: RectificationFix) -> Rectification:
-    """open -> fixed, with what was changed (409 unless open)."""
+    """open -> fixed, with what was changed (409 naming the state unless open)."""
     item = load_child(ctx, Rectification, item_id, "complex", "write", "rectification")
     try:
         mark_fixed(item, ctx.principal.username, body.note, ctx.now)
     except RectificationStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise conflict(("state",), str(exc), item.state) from exc
     ctx.audit("rectification.fix", f"rectification:{item.id}", {"note": body.note})
     return item
 
@@ -146,13 +146,13 @@ def fix_rectification(ctx: CtxDep, item_id: IdPath, body: RectificationFix) -> R
 @router.post("/rectifications/{item_id}/verify", response_model=RectificationPublic)
 def verify_rectification(ctx: CtxDep, item_id: IdPath, body: RectificationVerify) -> Rectification:
     """fixed -> verified (accepted) or back to open; admin and inspectors only, and not
-    the account that marked it fixed (409 unless fixed)."""
+    the account that marked it fixed (409 naming the state unless fixed)."""
     item = load_child(ctx, Rectification, item_id, "complex", "read", "rectification")
     if ctx.principal.role not in VERIFIERS or item.fixed_by == ctx.principal.username:
         ctx._deny("complex", "write", f"rectification:{item_id}", status.HTTP_403_FORBIDDEN)
     try:
         verify(item, ctx.principal.username, body.note, ctx.now, accepted=body.accepted)
     except RectificationStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise conflict(("state",), str(exc), item.state) from exc
     ctx.audit("rectification.verify", f"rectification:{item.id}", {"accepted": body.accepted})
     return item

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 
 from facility_server.api.common import IdPath
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import load_complex, not_found
+from facility_server.api.routes.helpers import invalid, load_complex, not_found
 from facility_server.api.scope import region_ancestry
 from facility_server.models import Region
 from facility_server.scorecard import region_scorecard, scorecard
-from facility_server.utilisation.periods import Period, PeriodError, parse_period
+from facility_server.utilisation.periods import (
+    PERIOD_FORMS,
+    Period,
+    PeriodError,
+    parse_report_period,
+)
 
 router = APIRouter(tags=["scorecard"])
 PERIOD_PATTERN = r"^\d{4}(H[12]|-\d{2}|-W\d{2})?$"
@@ -21,7 +26,7 @@ PeriodQuery = Annotated[
     Query(
         pattern=PERIOD_PATTERN,
         max_length=8,
-        description="2026H1, 2026H2, 2026-06 (month), 2026-W23 (ISO week) or 2026.",
+        description=f"{PERIOD_FORMS}.",
     ),
 ]
 
@@ -29,18 +34,9 @@ PeriodQuery = Annotated[
 def period_or_422(text: str) -> Period:
     """The parsed period of a year in 2000..2099, or 422 naming the field and value."""
     try:
-        p = parse_period(text)
-    except (PeriodError, ValueError) as exc:  # ValueError: a year past 9999
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"period: {text!r} is not a period of 2000..2099 (2026H1, 2026-06, 2026-W23, 2026)",
-        ) from exc
-    if not 2000 <= p.first.year <= 2099:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"period: {text!r} is outside the years 2000..2099",
-        )
-    return p
+        return parse_report_period(text)
+    except PeriodError as exc:
+        raise invalid(("query", "period"), str(exc), text) from exc
 
 
 @router.get("/complexes/{complex_id}/scorecard")
@@ -70,7 +66,9 @@ def region_scorecard_view(ctx: CtxDep, region_id: IdPath, period: PeriodQuery) -
         raise not_found("region")
     ctx.authorize("region", "read", region_ancestry(ctx.session, region), f"region:{region_id}")
     if region.kind not in ("street", "district"):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give a street or district")
+        raise invalid(
+            ("path", "region_id"), f"a {region.kind}: give a street or district", region_id
+        )
     p = period_or_422(period)
     return region_scorecard(
         ctx.session, region.kind, region.path, p, now=_as_of(ctx, p, "Asia/Shanghai")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import apply_update, load_child, load_complex
+from facility_server.api.routes.helpers import apply_update, invalid, load_child, load_complex
 from facility_server.api.schemas.registry import (
     ExceptionCreate,
     ExceptionPublic,
@@ -122,9 +122,7 @@ def create_exception(ctx: CtxDep, body: ExceptionCreate) -> CalendarException:
     if body.space_id is not None:
         space = ctx.session.get(Space, body.space_id)
         if space is None or space.complex_id != body.complex_id:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, "space_id: no such space in this complex"
-            )
+            raise invalid(("body", "space_id"), "no such space in this complex", body.space_id)
     row = CalendarException(
         complex_id=body.complex_id,
         space_id=body.space_id,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from facility_server.api.common import IdPath
 from facility_server.api.deps import CtxDep
-from facility_server.api.routes.helpers import load_child, load_complex
+from facility_server.api.routes.helpers import invalid, load_child, load_complex
 from facility_server.domain import Day
 from facility_server.models import Space
 from facility_server.utilisation.actual import QUOTAS
@@ -30,11 +30,12 @@ End = Annotated[Day, Query(description="Last local date (exclusive).")]
 
 def _check_range(start: date, end: date, grain: str = "day") -> None:
     if end <= start:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "end must be after start")
+        raise invalid(("query", "end"), f"end must be after start ({start})", end.isoformat())
     if (end - start).days > MAX_DAYS[grain]:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"at most {MAX_DAYS[grain]} days for grain {grain}",
+        raise invalid(
+            ("query", "end"),
+            f"at most {MAX_DAYS[grain]} days after start ({start}) for grain {grain}",
+            end.isoformat(),
         )
 
 

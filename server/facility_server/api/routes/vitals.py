@@ -21,7 +21,7 @@ from sqlalchemy import select
 from facility_server.alerts import AlertStateError, acknowledge, resolve
 from facility_server.api.common import IdFilter, IdPath, Limit, Offset, Page, paginate
 from facility_server.api.deps import Ctx, CtxDep
-from facility_server.api.routes.helpers import load_child, load_complex
+from facility_server.api.routes.helpers import conflict, load_child, load_complex
 from facility_server.api.routes.vitals_guard import (
     PurposeQuery,
     checked_purpose,
@@ -86,7 +86,7 @@ def complex_usage(
     try:
         return usage_summary(ctx.session, cx, start, end)
     except VitalsError as exc:
-        raise vitals_error(exc) from exc
+        raise vitals_error(exc, "query") from exc
 
 
 @router.get("/members/{member_id}/readings", response_model=Page[ReadingPublic])
@@ -145,7 +145,7 @@ def weekly_elevated(
     try:
         result = weekly_list(ctx.session, cx, week)
     except VitalsError as exc:
-        raise vitals_error(exc) from exc
+        raise vitals_error(exc, "query") from exc
     ctx.audit(
         action,
         f"complex:{cx.id}",
@@ -235,13 +235,13 @@ def get_crisis(ctx: CtxDep, alert_id: IdPath, purpose: PurposeQuery = None) -> d
 def _step(
     ctx: Ctx, alert_id: int, action: str, change: Any, detail: dict[str, Any] | None = None
 ) -> Alert:
-    """Apply ``change`` to a crisis alert the clinician may write; 409 when the lifecycle
-    refuses it; audited as ``action`` (a refusal as denied)."""
+    """Apply ``change`` to a crisis alert the clinician may write; 409 naming the state
+    when the lifecycle refuses it; audited as ``action`` (a refusal as denied)."""
     alert = _crisis(ctx, alert_id, action, "write")
     try:
         change(alert)
     except AlertStateError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        raise conflict(("state",), str(exc), alert.state) from exc
     ctx.audit(action, f"alert:{alert.id}", detail)
     return alert
 

@@ -13,6 +13,8 @@ missing or not allowed), never the value sent.
   :meth:`facility_server.api.deps.Ctx.authorize`).
 - :func:`checked_purpose`: the purpose of a read of values is missing or not in the
   route's list -> 422 naming the field and the allowed values.
+- :func:`vitals_error`: a :class:`~facility_server.vitals.consent.VitalsError` as a 422
+  or 409 in the shape of every other one.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 from fastapi import HTTPException, Query, status
 
 from facility_server.api.deps import Ctx
-from facility_server.api.routes.helpers import load_complex
+from facility_server.api.errors import HIDDEN
+from facility_server.api.routes.helpers import conflict, invalid, load_complex
 from facility_server.api.schemas.vitals import ReadPurpose
 from facility_server.auth import audit
 from facility_server.auth.roles import Resource, may
@@ -99,31 +102,24 @@ def guarded_complex(
 def checked_purpose(
     ctx: Ctx, value: str | None, action: str, target: str, allowed: tuple[str, ...] = READ_PURPOSES
 ) -> str:
-    """``value`` when it is one of ``allowed``; else 422 (audited as denied)."""
+    """``value`` when it is one of ``allowed``; else 422 naming ``purpose`` and the value
+    (audited as denied)."""
     if value in allowed:
         return value
     reason = "purpose missing" if value is None else "purpose not allowed"
     deny(ctx, action, target, status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
-    raise HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        [
-            {
-                "type": "purpose",
-                "loc": ["query", "purpose"],
-                "field": "purpose",
-                "msg": f"{reason}: use one of {', '.join(allowed)}",
-                "value": value,
-            }
-        ],
-    )
+    raise invalid(("query", "purpose"), f"{reason}: use one of {', '.join(allowed)}", value)
 
 
-def vitals_error(exc: VitalsError) -> HTTPException:
-    """409 for a :class:`VitalsConflict`, else 422, naming field and value (never a
-    pseudonym, a name or a reading value: :class:`VitalsError` does not hold them)."""
-    code = (
-        status.HTTP_409_CONFLICT
-        if isinstance(exc, VitalsConflict)
-        else status.HTTP_422_UNPROCESSABLE_CONTENT
-    )
-    return HTTPException(code, {"msg": str(exc), "field": exc.field, "value": exc.value})
+def vitals_error(exc: VitalsError, where: str | None = "body") -> Exception:
+    """The API error of ``exc``, in the one shape of 422 and 409 entries: 409 for a
+    :class:`VitalsConflict` (with its ``extra`` keys, e.g. ``member_id``), else 422.
+    ``loc`` is ``(where, field)``: ``body``, ``query``, or None for a stored field (a
+    consent's ``withdrawn_at``). A body value is shown as ``***`` (as every 422 of these
+    routes; :mod:`facility_server.api.errors`); :class:`VitalsError` never holds a
+    pseudonym, a name or a reading value anyway."""
+    loc = (where, exc.field) if where else (exc.field,)
+    if isinstance(exc, VitalsConflict):
+        value = HIDDEN if where == "body" else exc.value
+        return conflict(loc, str(exc), value, **exc.extra)
+    return invalid(loc, str(exc), exc.value)

@@ -37,7 +37,6 @@ from facility_server.auth.roles import Resource
 from facility_server.core.db import checkpoint
 from facility_server.models import Consent, Member
 from facility_server.vitals.consent import (
-    MemberExists,
     VitalsError,
     active_consent,
     enrol,
@@ -48,13 +47,22 @@ from facility_server.vitals.retention import erase_member, withdraw_consent
 router = APIRouter(prefix="/vitals", tags=["vitals"])
 
 
-def member_public(ctx: Ctx, member: Member) -> dict[str, Any]:
-    """A member as returned (consents oldest first, ``consented`` now)."""
-    consents = list(
-        ctx.session.scalars(
-            select(Consent).where(Consent.member_id == member.id).order_by(Consent.id)
-        )
-    )
+def consents_of(ctx: Ctx, member_ids: list[int]) -> dict[int, list[Consent]]:
+    """Member id -> their consents, oldest first (one query for a page of members)."""
+    out: dict[int, list[Consent]] = {m: [] for m in member_ids}
+    stmt = select(Consent).where(Consent.member_id.in_(member_ids)).order_by(Consent.id)
+    for consent in ctx.session.scalars(stmt):
+        out[consent.member_id].append(consent)
+    return out
+
+
+def member_public(
+    ctx: Ctx, member: Member, consents: list[Consent] | None = None
+) -> dict[str, Any]:
+    """A member as returned (consents oldest first, ``consented`` now); ``consents``: the
+    member's, when read already (:func:`consents_of`)."""
+    if consents is None:
+        consents = consents_of(ctx, [member.id])[member.id]
     return {
         "id": member.id,
         "complex_id": member.complex_id,
@@ -99,11 +107,7 @@ def enrol_member(ctx: CtxDep, complex_id: IdPath, body: MemberCreate) -> dict[st
             by=ctx.principal.username,
             now=ctx.now,
         )
-    except MemberExists as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, {"msg": str(exc), "member_id": exc.member_id}
-        ) from exc
-    except VitalsError as exc:
+    except VitalsError as exc:  # MemberExists: 409 with the member_id
         raise vitals_error(exc) from exc
     ctx.audit(action, f"vital_member:{member.id}")
     return member_public(ctx, member)
@@ -119,7 +123,8 @@ def list_members(
     page = paginate(
         ctx.session, select(Member).where(Member.complex_id == cx.id), limit, offset, Member.id
     )
-    page["items"] = [member_public(ctx, m) for m in page["items"]]
+    consents = consents_of(ctx, [m.id for m in page["items"]])
+    page["items"] = [member_public(ctx, m, consents[m.id]) for m in page["items"]]
     ctx.audit(action, f"complex:{cx.id}", {"members": len(page["items"])})
     return page
 
@@ -172,8 +177,8 @@ def withdraw(ctx: CtxDep, member_id: IdPath, consent_id: IdPath) -> dict[str, An
         raise HTTPException(status.HTTP_404_NOT_FOUND, "consent not found")
     try:
         counts = withdraw_consent(ctx.session, consent, by=ctx.principal.username, now=ctx.now)
-    except VitalsError as exc:
-        raise vitals_error(exc) from exc
+    except VitalsError as exc:  # a consent withdrawn already: 409 naming withdrawn_at
+        raise vitals_error(exc, None) from exc
     ctx.audit(
         action,
         f"vital_member:{member.id}",
