@@ -6,6 +6,9 @@ same command a board runs), Mosquitto, and a gateway writing to VictoriaMetrics.
 
 - ``rss_mb``: the agent's resident memory (VmRSS) in steady state after the drain (one
   heartbeat later), no camera support; ``rss_peak_mb`` its peak (VmHWM) during the run.
+  The agent runs as installed by ``edge/deploy/install.sh``: its configuration is the
+  defaults (in-flight window included) and its ``-OO`` bytecode is written first
+  (``python -m facility_edge precompile``), as install.sh does.
 - ``cpu_ms_per_1000_events``: the agent's user+system CPU time while it reads, stores
   and delivers a replay, per 1,000 events confirmed.
 - ``drain_events_per_s``: the broker is down while the board keeps producing events
@@ -61,10 +64,13 @@ def _agent(work: Path, port: int, links: list[Path]) -> subprocess.Popen[bytes]:
     cfg.write_text(
         f"agent: {{id: edge-bench, site: bench, data_dir: {work / 'edge-data'}}}\n"
         f"mqtt: {{host: 127.0.0.1, port: {port}, keepalive_s: 10}}\n"
-        "outbox: {max_inflight: 1000, ack_timeout_s: 30}\nheartbeat_s: 5\n"
+        "heartbeat_s: 5\n"
         f"devices:\n{devices}"
     )
     log = (work / "edge.log").open("ab")
+    subprocess.run(  # as install.sh does: the unit's user cannot write bytecode
+        [sys.executable, "-OO", "-m", "facility_edge", "precompile"], check=True, stdout=log
+    )
     return subprocess.Popen(
         [
             sys.executable,

@@ -41,7 +41,12 @@ Millis = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        strict=True, extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        allow_inf_nan=False,
+        cache_strings="keys",  # ids are unique: see facility_contracts.codec.STRING_CACHE
     )
 
 

@@ -38,7 +38,7 @@ from facility_edge.outbox import Event, SentTimes, check_room
 logger = logging.getLogger(__name__)
 
 #: SQLite page cache, KiB (the default is 2,000; the outbox reads mostly its head).
-CACHE_KIB = 512
+CACHE_KIB = 256
 #: Mode of the outbox file and of its ``-wal`` and ``-shm``: the agent's user only.
 FILE_MODE = 0o600
 

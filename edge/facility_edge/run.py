@@ -130,7 +130,8 @@ def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> in
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``run --config F [--log-level L] [--flush-s S]`` and run; or what a board
-    without the ``facility`` command needs: ``check --config F`` (exit 2: invalid), and the
+    without the ``facility`` command needs: ``check --config F`` (exit 2: invalid),
+    ``precompile`` (the bytecode the unit's ``-OO`` needs, run by ``install.sh``), and the
     health kiosk key commands ``new-key --out F`` and ``pseudonym --key-file F [CARD ...]``
     (cards from stdin when none is given)."""
     parser = argparse.ArgumentParser(
@@ -148,11 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     pseudo = sub.add_parser("pseudonym", help="print the pseudonym of each card number")
     pseudo.add_argument("--key-file", "-k", type=Path, required=True, help="the key file")
     pseudo.add_argument("cards", nargs="*", help="card numbers; none: one per line on stdin")
+    sub.add_parser("precompile", help="write the -OO bytecode of every module the agent loads")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_agent(args.config, args.log_level, args.flush_s)
     if args.command == "check":
         return check_config(args.config)
+    if args.command == "precompile":
+        from facility_edge.precompile import main_precompile
+
+        return main_precompile(sys.stdout)
     from facility_edge.pseudonym import make_key_file, print_pseudonyms
 
     if args.command == "new-key":

@@ -49,7 +49,7 @@ def test_defaults() -> None:
     assert (dev.baudrate, dev.total_modulus, dev.clock) == (9600, 2**32, "edge")
     assert cfg.client_id == "edge-edge-1"
     assert (cfg.mqtt.protocol, cfg.mqtt.keepalive_s) == ("3.1.1", 30)
-    assert (cfg.outbox.max_inflight, cfg.outbox.ack_timeout_s) == (100, 30.0)
+    assert (cfg.outbox.max_inflight, cfg.outbox.ack_timeout_s) == (300, 30.0)
 
 
 def test_unknown_key_names_file_and_field_but_not_value(tmp_path: Path) -> None:

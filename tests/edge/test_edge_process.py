@@ -15,11 +15,8 @@ import pytest
 from edge_support import Gateway, PtyLine, frame, wait_until
 from facility_contracts.envelope import DoorCrossing
 from facility_edge.outbox_sqlite import SqliteOutbox
-from facility_edge.status import rss_mb
 
 pytestmark = pytest.mark.integration
-
-RSS_BUDGET_MIB = 40.0
 
 
 class CounterSim(threading.Thread):
@@ -100,7 +97,6 @@ def test_sigkill_and_restart_lose_no_crossing(
 
     wait_until(lambda: counted() == want, timeout=15)
     assert want[0] > 20  # people really crossed
-    rss = rss_mb(second.pid)
     for boot in (boot1, boot2):
         seqs = sorted(e.seq for e in gw.snapshot().values() if e.boot == boot)
         assert seqs == list(range(1, len(seqs) + 1)), f"gap in boot {boot}"
@@ -113,7 +109,6 @@ def test_sigkill_and_restart_lose_no_crossing(
     box = SqliteOutbox(tmp_path / "data" / "outbox.sqlite3")
     assert box.depth() == 0
     box.close()
-    assert 0 < rss <= RSS_BUDGET_MIB, f"agent RSS {rss} MiB over budget"
 
 
 def test_run_with_bad_config_exits_2(tmp_path: Path) -> None:
