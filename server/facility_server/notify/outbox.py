@@ -5,9 +5,10 @@ its complex's contacts (level 0), each escalation to the next level's (1 street,
 2 district), its resolution to everyone told before. Task alerts go to contacts with
 topic ``tasks`` (those bound to a staff member only for the rules that person is
 responsible for); device-health alerts to topic ``devices``: a different person;
-health-kiosk crisis alerts to topic ``health`` (the clinician on duty, issue 7). A crisis
-with no ``health`` contact at a level is logged at WARNING and the level is listed in the
-alert's ``detail.not_delivered``.
+health-kiosk crisis alerts to topic ``health`` (the clinician on duty, issue 7). An alert
+with no contact of its topic at a level (a missed disinfection on a street with nobody on
+its list, say) is logged at WARNING and the level is listed in the alert's
+``detail.not_delivered``, so the alert boards show who was never told.
 
 Each row's ``key`` = ``alert:contact:channel:event`` is unique, and rows are inserted
 with ``ON CONFLICT DO NOTHING``, so two processes dispatching the same change make one
@@ -105,15 +106,16 @@ def _facts(session: Session, alert: Alert, cx: Complex, level: int) -> Facts:
 
 
 def _not_delivered(alert: Alert, cx: Complex, level: int) -> None:
-    """A crisis with nobody to tell at ``level``: WARNING, and the alert's detail lists the
+    """An alert with nobody to tell at ``level``: WARNING, and the alert's detail lists the
     level under ``not_delivered`` (the alert boards and the API show it)."""
     name = LEVEL_NAMES[level]
     logger.warning(
-        "alert %s (%s) of %s: no active contact with topic health at the %s level; "
+        "alert %s (%s) of %s: no active contact with topic %s at the %s level; "
         "nothing was sent",
         alert.id,
         alert.kind,
         cx.site_id,
+        topic_of(alert),
         name,
         extra={"alert_id": alert.id, "site": cx.site_id, "level": name},
     )
@@ -127,7 +129,7 @@ def _enqueue(
 ) -> int:
     contacts = recipients(session, alert, cx, level)
     if not contacts:
-        if topic_of(alert) == "health" and event != RESOLVED:
+        if event != RESOLVED:  # a resolution goes to those told before; none: no news
             _not_delivered(alert, cx, level)
         return 0
     title, body = compose(_facts(session, alert, cx, level), event)  # one text for everyone

@@ -184,6 +184,32 @@ def test_acknowledged_alert_stops_escalating(
     assert [p["path"] for p in receiver.posts] == ["/complex"]
 
 
+def test_levels_with_nobody_to_tell_are_listed_on_the_alert(
+    factory: sessionmaker[Session],
+    example_path: Path,
+    db_url: str,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The street has no contact: the escalation reaches nobody, and the alert says so
+    (``not_delivered``) with one WARNING naming the level; the complex was told."""
+    site = _setup(factory, example_path, _manager(receiver.url("/complex")))
+    clock = Clock(local(2026, 6, 2, 5))
+    runner = _runner(factory, db_url, clock)
+    _step(site, runner, clock, local(2026, 6, 2, 5))
+    site.patrol(local(2026, 6, 2, 9, 1))
+    _step(site, runner, clock, local(2026, 6, 2, 9, 15))
+    with factory() as s:
+        assert "not_delivered" not in s.scalars(select(Alert)).one().detail
+    _step(site, runner, clock, local(2026, 6, 2, 9, 45))  # escalated to the street
+    with factory() as s:
+        alert = s.scalars(select(Alert)).one()
+        assert (alert.escalation_level, alert.detail["not_delivered"]) == (1, ["street"])
+    assert [p["path"] for p in receiver.posts] == ["/complex"]
+    warned = [r.getMessage() for r in caplog.records if "no active contact" in r.getMessage()]
+    assert len(warned) == 1 and "topic tasks at the street level" in warned[0]
+
+
 @pytest.mark.parametrize(
     ("url", "channel", "secret"),
     [
