@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from facility_server.auth.roles import Role, ScopeKind
 from facility_server.broker_auth_export import export_broker_auth_cmd
+from facility_server.cli_values import instant_option
 from facility_server.core.db import make_engine, session_factory, session_scope
 from facility_server.core.migrate import upgrade
 from facility_server.core.settings import get_settings
@@ -188,24 +189,6 @@ def health(db: DbOpt = None) -> None:
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 
-def _compliance_at(text: str) -> datetime:
-    """``--at`` as the API's ``at`` takes it: an ISO 8601 instant with a zone, 2000-2100
-    (exits 2 naming the option and the value otherwise)."""
-    from pydantic import TypeAdapter, ValidationError
-
-    from facility_server.domain import Instant
-
-    try:
-        return TypeAdapter(Instant).validate_python(text)
-    except ValidationError as exc:
-        reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-        _fail(
-            f"--at {text!r}: {reason}; give an ISO 8601 instant with a zone, "
-            "e.g. 2026-06-02T10:00+08:00",
-            2,
-        )
-
-
 @app.command()
 def compliance(
     site_id: str,
@@ -218,7 +201,7 @@ def compliance(
     from facility_server.compliance.tick import evaluate_today
     from facility_server.models import Complex, Space
 
-    now = _compliance_at(at) if at else datetime.now(UTC)
+    now = instant_option(at, "--at") if at else datetime.now(UTC)
     url = _url(db)
     with _database_errors(url), session_scope(_factory(url)) as session:
         cx = session.scalar(select(Complex).where(Complex.site_id == site_id))

@@ -20,11 +20,11 @@ from typing import Annotated, Literal
 
 import typer
 
+from facility_server.cli_values import instant_option
 from facility_server.core.db import make_engine, session_factory, session_scope
 from facility_server.core.migrate import upgrade
 from facility_server.core.settings import get_settings
 from facility_server.utilisation.periods import (
-    PERIOD_YEARS,
     Period,
     PeriodError,
     parse_report_period,
@@ -67,24 +67,12 @@ def parse_period_option(text: str) -> Period:
 
 
 def parse_as_of_option(text: str | None) -> datetime | None:
-    """``--as-of`` as a tz-aware instant (None when not given: judge as of now).
+    """``--as-of`` as a tz-aware instant in UTC (None when not given: judge as of now).
 
     Raises:
-        typer.BadParameter: naming the option and the value.
+        typer.BadParameter: naming the option and the value (see :func:`instant_option`).
     """
-    if text is None:
-        return None
-    example = "e.g. 2026-11-30T02:00+08:00"
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--as-of: {text!r} is not an ISO instant, {example}") from exc
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise typer.BadParameter(f"--as-of: {text!r} has no UTC offset, {example}")
-    lo, hi = PERIOD_YEARS
-    if not lo <= at.year <= hi:
-        raise typer.BadParameter(f"--as-of: {text!r} is outside the years {lo}..{hi}")
-    return at
+    return None if text is None else instant_option(text, "--as-of")
 
 
 @app.command("half-year")

@@ -33,6 +33,8 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facility_server.cli_values import instant_option
+
 app = typer.Typer(
     help="Health kiosks: members, consent, purge, export, erasure, usage.", no_args_is_help=True
 )
@@ -121,18 +123,6 @@ def _member(session: Session, member_id: int) -> Any:
     return member
 
 
-def _instant(text: str | None, field: str) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        _fail(f"{field}: not an ISO instant: {text!r}")
-    if at.tzinfo is None:
-        _fail(f"{field}: needs a time zone (e.g. 2026-06-02T09:00+08:00): {text!r}")
-    return at
-
-
 @app.command()
 def enrol(site_id: str, pseudonym: str, display_name: str, by: ByOpt, db: DbOpt = None) -> None:
     """Enrol a member of a complex by the pseudonym of their card and the name the health
@@ -165,7 +155,7 @@ def consent(
     """Record a member's separate consent; prints the consent id."""
     from facility_server.vitals.consent import VitalsError, record_consent
 
-    at = _instant(granted_at, "granted_at")
+    at = instant_option(granted_at, "--granted-at") if granted_at else datetime.now(UTC)
     with _session(db) as session:
         member = _member(session, member_id)
         try:

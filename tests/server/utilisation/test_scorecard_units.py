@@ -180,8 +180,11 @@ def test_cli_names_the_bad_option_and_value(db_url: str, tmp_path: Path) -> None
         (("--period", "2026H2", "--out", str(afile)), f"--out: '{afile}' is a file"),
         (("--period", "2026H3"), "--period: '2026H3' is not a period; use 2026H1, 2026H2"),
         (("--period", "1999H1"), "--period: '1999H1' is outside the years 2000..2099"),
-        (("--period", "2026H2", "--as-of", "yesterday"), "--as-of: 'yesterday' is not an ISO"),
-        (("--period", "2026H2", "--as-of", "2026-11-30T02:00"), "has no UTC offset"),
+        (("--period", "2026H2", "--as-of", "yesterday"), "--as-of 'yesterday': is not an instant"),
+        (
+            ("--period", "2026H2", "--as-of", "2026-11-30T02:00"),
+            "--as-of '2026-11-30T02:00': has no UTC offset",
+        ),
     ]
     for args, message in cases:
         result = _cli(db_url, *args)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from facility_server.cli import app as cli_app
-from facility_server.models import AuditEntry, Member, Reading
+from facility_server.models import AuditEntry, Consent, Member, Reading
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,3 +54,30 @@ def test_member_lifecycle_from_the_command_line(
         cli_app, ["vitals", "enrol", site, "3301", "x", "--by", "d", "--db", db_url]
     )
     assert bad.exit_code == 2 and "pseudonym" in bad.output and "3301" not in bad.output
+
+
+def test_consent_with_a_naive_time_exits_2_naming_option_and_value(
+    db_url: str, factory: sessionmaker[Session]
+) -> None:
+    """``--granted-at`` without a UTC offset is refused before anything is written."""
+    with factory() as s:
+        example(s)
+        s.commit()
+    mid = int(
+        _run(db_url, "enrol", "xihu-beishan-shuguang", card_pseudonym("3302"), "李伯", "--by", "d")
+    )
+    args = [
+        "consent",
+        str(mid),
+        "--evidence",
+        "HF-9",
+        "--granted-at",
+        "2026-06-02T09:00",
+        "--by",
+        "d",
+    ]
+    bad = CliRunner().invoke(cli_app, ["vitals", *args, "--db", db_url])
+    text = " ".join(bad.output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
+    assert bad.exit_code == 2 and "--granted-at '2026-06-02T09:00': has no UTC offset" in text
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Consent)) == 0
