@@ -110,8 +110,7 @@ def _not_delivered(alert: Alert, cx: Complex, level: int) -> None:
     level under ``not_delivered`` (the alert boards and the API show it)."""
     name = LEVEL_NAMES[level]
     logger.warning(
-        "alert %s (%s) of %s: no active contact with topic %s at the %s level; "
-        "nothing was sent",
+        "alert %s (%s) of %s: no active contact with topic %s at the %s level; nothing was sent",
         alert.id,
         alert.kind,
         cx.site_id,
