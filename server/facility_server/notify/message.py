@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Where the clinician reads and acknowledges a health-kiosk crisis (never ``/alerts``).
+CRISES_ROUTE = "/api/v1/vitals/crises"
+
 #: Event names in the outbox: the alert opened, went up to level N, was resolved.
 OPENED, RESOLVED = "opened", "resolved"
 LEVEL_NAMES = ("complex", "street", "district")
@@ -104,7 +107,7 @@ def _vital_lines(f: Facts) -> list[str]:
         f"When: {f.since}",
         who,
         "Responsible: the clinician on duty (values and member: clinician API only, "
-        f"GET /api/v1/vitals/crises/{f.alert_id}?purpose=crisis_follow_up)",
+        f"GET {CRISES_ROUTE}/{f.alert_id}?purpose=crisis_follow_up)",
     ]
 
 
@@ -112,7 +115,7 @@ def _vital_lines(f: Facts) -> list[str]:
 #: other kinds (device health): :data:`_DEVICES`. A health-kiosk crisis is acknowledged
 #: by the clinician on duty on the vitals route, never ``/alerts``.
 _BY_KIND: dict[str, tuple[Callable[[Facts], list[str]], str]] = {
-    "vital_": (_vital_lines, "/api/v1/vitals/crises"),
+    "vital_": (_vital_lines, CRISES_ROUTE),
     "task_": (_task_lines, "/api/v1/alerts"),
 }
 _DEVICES = (_device_lines, "/api/v1/alerts")

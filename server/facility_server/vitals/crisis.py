@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from facility_server.alerts import open_alert
 from facility_server.models import Alert, Complex, KioskSession
+from facility_server.notify.message import CRISES_ROUTE
 
 KIND = "vital_crisis"
 #: Where the clinician reads, acknowledges and resolves crisis alerts (not ``/alerts``).
-API_ROUTE = "/api/v1/vitals/crises"
+API_ROUTE = CRISES_ROUTE
 #: Seconds a crisis alert may wait for acknowledgement before it goes up one level.
 ESCALATE_AFTER_S = 600.0
 
