@@ -4,7 +4,11 @@ Counts only: sessions, members (distinct per local hour, summed), consented sess
 readings per type (values kept with consent, counted only without), readings the edge
 rejected by reason, crisis sessions, and the crisis alert with the notifications
 enqueued for the clinician on duty (contacts with topic ``health``; the demo sends
-nothing). Then the privacy checks (:mod:`facility_cli.demo_kiosk_scan`): the point store,
+nothing). The hourly aggregates in the point store (what the kiosk board shows) are
+summed too (:func:`series_facts`): an hour with fewer than
+:data:`~facility_contracts.schema.KIOSK_MIN_SESSIONS` sessions carries no consent or
+crisis count there, so the board may show fewer crisis sessions than the server's
+alerts. Then the privacy checks (:mod:`facility_cli.demo_kiosk_scan`): the point store,
 the summary itself, the alert and its notifications hold no member reference and no
 reading value, and the central broker carried no card number. Times are local to the
 complex (Asia/Shanghai).
@@ -16,6 +20,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from facility_contracts.schema import KIOSK_MIN_SESSIONS
 from facility_server.alerts import LEVELS
 
 from facility_cli import demo_kiosk_plan as kp
@@ -124,9 +129,24 @@ def _series(store: Any, site: str, morning: tuple[datetime, datetime]) -> dict[s
     hi = int(morning[1].timestamp()) * 10**9
     sessions = store.points("kiosk_sessions_hourly", start_ns=lo, end_ns=hi, tags={"complex": site})
     readings = store.points("kiosk_readings_hourly", start_ns=lo, end_ns=hi, tags={"complex": site})
+    return series_facts([p.field_dict() for p in sessions], len(readings))
+
+
+def series_facts(sessions: list[dict[str, Any]], readings_points: int) -> dict[str, int]:
+    """What the point store holds of the morning, from the fields of its
+    ``kiosk_sessions_hourly`` points: ``points`` (with the ``readings_points``), ``hours``,
+    ``sessions``; ``published_hours`` carrying consent and crisis counts and the
+    ``crisis`` sessions in them (what the kiosk board can show); ``small_published``:
+    hours with fewer than :data:`KIOSK_MIN_SESSIONS` sessions that carry either count
+    anyway (0 is the rule)."""
+    published = [f for f in sessions if "consented" in f or "crisis" in f]
     return {
-        "points": len(sessions) + len(readings),
-        "sessions": sum(int(p.field_dict()["sessions"]) for p in sessions),
+        "points": len(sessions) + readings_points,
+        "hours": len(sessions),
+        "sessions": sum(int(f["sessions"]) for f in sessions),
+        "published_hours": len(published),
+        "crisis": sum(int(f.get("crisis", 0)) for f in published),
+        "small_published": sum(int(f["sessions"]) < KIOSK_MIN_SESSIONS for f in published),
     }
 
 
@@ -214,6 +234,11 @@ def problems(k: dict[str, Any]) -> list[str]:
             out.append(f"alert #{a['id']}: detail has {a['other_detail']}")
     if k["series"]["sessions"] != k["planned"]["sessions"]:
         out.append(f"point store: {k['series']['sessions']} sessions in the aggregates")
+    if k["series"]["small_published"]:
+        out.append(
+            f"point store: consent or crisis counts of {k['series']['small_published']} "
+            f"hour(s) with fewer than {KIOSK_MIN_SESSIONS} sessions"
+        )
     p = k["privacy"]
     for where in ("point_store", "texts"):
         if p[where]["member_refs"] or p[where]["reading_values"]:
@@ -344,6 +369,12 @@ def _render_privacy(console: Any, k: dict[str, Any]) -> None:
         f"in them); {k['values_kept']} reading values kept in the server database (consented "
         f"members only, clinician role); visitor hashes of the morning left: "
         f"{k['visitor_hashes_left']}."
+    )
+    console.print(
+        f"Consent and crisis counts published for {s['published_hours']} of {s['hours']} "
+        f"hours (an hour with fewer than {KIOSK_MIN_SESSIONS} sessions shows sessions and "
+        f"member-hours only): the kiosk board counts {s['crisis']} of the "
+        f"{k['usage']['crisis']} crisis session(s); the server's crisis alerts list every one."
     )
     console.print(
         f"Point store scanned ({ps['scanned']} points): {ps['member_refs']} member references, "

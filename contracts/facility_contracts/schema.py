@@ -170,6 +170,12 @@ MEASUREMENTS[UTILISATION_DAILY.name] = UTILISATION_DAILY
 
 _KIOSK_TAGS = ("district", "street", "complex", "space", "space_type")
 
+#: Fewest sessions of a space and hour for which ``kiosk_sessions_hourly`` carries
+#: ``consented`` and ``crisis``: with one or two, "1 of 1 in a crisis range" (or without
+#: consent) would tell about the one person at the kiosk then. Every crisis is alerted and
+#: listed in the server whatever the hour's size (docs/vitals.md).
+KIOSK_MIN_SESSIONS = 3
+
 KIOSK_SESSIONS_HOURLY = MeasurementSpec(
     name="kiosk_sessions_hourly",
     tags=_KIOSK_TAGS,
@@ -181,12 +187,26 @@ KIOSK_SESSIONS_HOURLY = MeasurementSpec(
             "people",
             "distinct members who measured in the hour (summed over hours: member-hours)",
         ),
-        FieldSpec("consented", "int", "sessions", "sessions whose values were kept (consent)"),
-        FieldSpec("crisis", "int", "sessions", "sessions with a reading in a crisis range"),
+        FieldSpec(
+            "consented",
+            "int",
+            "sessions",
+            "sessions whose values were kept (consent); absent when fewer than "
+            f"{KIOSK_MIN_SESSIONS} sessions (small counts are not published)",
+        ),
+        FieldSpec(
+            "crisis",
+            "int",
+            "sessions",
+            "sessions with a reading in a crisis range; absent with consented",
+        ),
     ),
     description="Health kiosk usage per space and local clock hour, written by the server "
     "(issue 7). Aggregates only: no member reference and no reading value ever reaches the "
-    "time-series store (Grafana viewers can query anything in it). complex = site id; "
+    "time-series store (Grafana viewers can query anything in it). An hour with fewer than "
+    "KIOSK_MIN_SESSIONS (3) sessions carries sessions and members only, so no point says "
+    "whether one or two people consented or had a crisis reading: the consent share is "
+    "sum(consented) / sum(sessions) over the hours that carry consented. complex = site id; "
     "street and district are region paths. Point time: the hour's start.",
 )
 MEASUREMENTS[KIOSK_SESSIONS_HOURLY.name] = KIOSK_SESSIONS_HOURLY

@@ -23,7 +23,7 @@ import yaml
 from facility_cli import demo_kiosk_plan as kp
 from facility_cli.demo_day_script import space_schedule
 from facility_cli.demo_kiosk import KioskDemo
-from facility_cli.demo_kiosk_report import kiosk_line, problems, render_kiosk
+from facility_cli.demo_kiosk_report import kiosk_line, problems, render_kiosk, series_facts
 from facility_cli.demo_kiosk_scan import Finding, refs_of, scan_points, scan_texts
 from facility_cli.demo_run import _edge_config, _registry
 from facility_server.opening import opening_intervals
@@ -218,6 +218,38 @@ def test_demo_edge_config_takes_the_kiosk_reader(tmp_path: Path) -> None:
     assert "hk-elderly-care" in cfg.event_devices
 
 
+#: The PLAN's kiosk_sessions_hourly points as the server writes them, counted by hand:
+#: 09h has 3 sessions (A, A, B; A's two consented), so consent and crisis are published;
+#: 10h has only B's crisis session (A's and C's were rejected): sessions and members only.
+PLAN_HOURS = [
+    {"sessions": 3, "members": 2, "consented": 2, "crisis": 0},
+    {"sessions": 1, "members": 1},
+]
+
+
+def test_series_facts_count_what_the_board_can_show() -> None:
+    """Sessions of every hour; consent and crisis only of the hours that carry them (the
+    crisis in the 1-session hour is not on the board); a small hour carrying them anyway
+    is counted as a breach of the rule."""
+    assert series_facts(PLAN_HOURS, 7) == {
+        "points": 9,
+        "hours": 2,
+        "sessions": 4,
+        "published_hours": 1,
+        "crisis": 0,
+        "small_published": 0,
+    }
+    leaky = [*PLAN_HOURS[:1], {"sessions": 2, "members": 1, "consented": 0, "crisis": 1}]
+    assert series_facts(leaky, 0) == {
+        "points": 2,
+        "hours": 2,
+        "sessions": 5,
+        "published_hours": 2,
+        "crisis": 1,
+        "small_published": 1,
+    }
+
+
 def _summary() -> dict[str, Any]:
     """A kiosk summary as :func:`facility_cli.demo_kiosk_report.report` makes it."""
     planned = kp.expected_usage(PLAN, ["A"], TZ)
@@ -253,7 +285,7 @@ def _summary() -> dict[str, Any]:
                                "recipient": "张医生", "channel": "json", "event": "opened",
                                "state": "pending"}],
         }],
-        "series": {"points": 9, "sessions": 4},
+        "series": series_facts(PLAN_HOURS, 7),
         "privacy": {
             "point_store": {"scanned": 120, "member_refs": 0, "reading_values": 0},
             "texts": {"scanned": 5, "member_refs": 0, "reading_values": 0},
@@ -290,6 +322,8 @@ def test_summary_shows_counts_the_alert_and_the_scan() -> None:
         "(enqueued, nothing sent)",
         "unidentified (no consent)",
         "Point store scanned (120 points): 0 member references, 0 reading values",
+        "Consent and crisis counts published for 1 of 2 hours",
+        "the kiosk board counts 0 of the 1 crisis session(s)",
         "8 messages of the kiosk, 0 with a card number",
         "Health kiosk morning as planned: 4 sessions, 2 rejected, 1 crisis alert",
     ):
@@ -297,13 +331,16 @@ def test_summary_shows_counts_the_alert_and_the_scan() -> None:
 
 
 def test_summary_is_red_without_the_alert_or_with_a_leak() -> None:
-    """No crisis alert, a value in the point store or a card on the central broker: the
-    closing line says not as planned and names each problem."""
+    """No crisis alert, a value in the point store, the crisis count of a 1-session hour
+    in the point store or a card on the central broker: the closing line says not as
+    planned and names each problem."""
     k = _summary()
     k["alerts"] = []
     k["privacy"]["point_store"]["reading_values"] = 1
     k["privacy"]["central_broker"]["with_card"] = 1
     k["usage"]["sessions"] = 3
+    small = {"sessions": 1, "members": 1, "consented": 0, "crisis": 1}
+    k["series"] = series_facts([PLAN_HOURS[0], small], 7)
     k["problems"] = problems(k)
     k["as_planned"] = False
     text = _text(k)
@@ -312,6 +349,7 @@ def test_summary_is_red_without_the_alert_or_with_a_leak() -> None:
     assert "crisis alerts: 0 open of 0, 1 planned" in text
     assert "point_store: member references or reading values found" in text
     assert "a card number reached the central broker" in text
+    assert "point store: consent or crisis counts of 1 hour(s) with fewer than 3" in text
 
 
 def test_morning_window_is_not_in_the_future() -> None:

@@ -76,6 +76,12 @@ def _evaluated(rs: list[Rec], ctx: Ctx) -> list[Rec]:
     return [r for r in rows if _with_reference(r)]
 
 
+def _with_consent_count(rs: list[Rec], ctx: Ctx) -> list[Rec]:
+    """Sessions points of hours that publish consent and crisis counts (at least
+    KIOSK_MIN_SESSIONS sessions; smaller hours carry ``sessions`` and ``members`` only)."""
+    return pick(rs, SESSIONS, ctx, "agg", consented=lambda r: "consented" in r.fields)
+
+
 def _sum(rows: list[Rec], field: str) -> float | None:
     """``sum(field)`` as InfluxQL gives it: None when no point of the group has the field."""
     present = [r for r in rows if field in r.fields]
@@ -89,19 +95,19 @@ def _ki_totals(rs: list[Rec], ctx: Ctx) -> Expected:
         return {}
     names = {"sessions": "sessions", "member_hours": "members", "consented": "consented"}
     names["crisis"] = "crisis"
-    return {((), None): {alias: total(rows, f) for alias, f in names.items()}}
+    return {((), None): {alias: _sum(rows, f) for alias, f in names.items()}}
 
 
 @expect(KI, "Sessions with consent")
 def _ki_consent(rs: list[Rec], ctx: Ctx) -> Expected:
-    rows = pick(rs, SESSIONS, ctx, "agg", sessions=lambda r: r.fields["sessions"] > 0)
+    rows = _with_consent_count(rs, ctx)
     return {((), None): one(_share(rows, "consented", "sessions"))} if rows else {}
 
 
 def _per_space_day(field: str) -> Callable[[list[Rec], Ctx], Expected]:
     def fn(rs: list[Rec], ctx: Ctx) -> Expected:
         groups = by(pick(rs, SESSIONS, ctx, "agg"), SPACE, lambda r: day(r.t))
-        return {k: one(total(v, field)) for k, v in groups.items()}
+        return {k: one(_sum(v, field)) for k, v in groups.items()}
 
     return fn
 
@@ -120,8 +126,7 @@ def _ki_hour_of_day(rs: list[Rec], ctx: Ctx) -> Expected:
 
 @expect(KI, "Sessions with consent per day")
 def _ki_consent_daily(rs: list[Rec], ctx: Ctx) -> Expected:
-    rows = pick(rs, SESSIONS, ctx, "agg", sessions=lambda r: r.fields["sessions"] > 0)
-    groups = by(rows, ["complex"], lambda r: day(r.t))
+    groups = by(_with_consent_count(rs, ctx), ["complex"], lambda r: day(r.t))
     return {k: one(_share(v, "consented", "sessions")) for k, v in groups.items()}
 
 

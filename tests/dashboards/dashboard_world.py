@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from facility_contracts.schema import KIOSK_MIN_EVALUATED, MEASUREMENTS
+from facility_contracts.schema import KIOSK_MIN_EVALUATED, KIOSK_MIN_SESSIONS, MEASUREMENTS
 from facility_contracts.vitals import QUANTITIES
 from facility_gateway.points import make_point, to_body
 
@@ -276,8 +276,9 @@ def _kiosk_hour(rng: random.Random) -> tuple[dict[str, float], dict[str, dict[st
     """One hour's sessions at a space, counted as the server counts them: distinct members,
     consented and crisis sessions; per reading type readings, evaluated (consent) and
     outside the reference range (evaluated only; never for types without a range). As the
-    server writes them: a type with fewer than KIOSK_MIN_EVALUATED evaluated readings in
-    the hour carries ``readings`` only (small counts are not published)."""
+    server writes them (small counts are not published): an hour with fewer than
+    KIOSK_MIN_SESSIONS sessions carries ``sessions`` and ``members`` only, a type with fewer
+    than KIOSK_MIN_EVALUATED evaluated readings in the hour ``readings`` only."""
     members, session = set(), {"sessions": 0, "consented": 0, "crisis": 0}
     readings: dict[str, dict[str, float]] = {}
     for _ in range(rng.randint(1, 6)):
@@ -299,6 +300,8 @@ def _kiosk_hour(rng: random.Random) -> tuple[dict[str, float], dict[str, dict[st
             del r["evaluated"], r["outside_reference"]
         else:
             r["outside_reference_pct"] = round(100 * r["outside_reference"] / r["evaluated"], 3)
+    if session["sessions"] < KIOSK_MIN_SESSIONS:
+        del session["consented"], session["crisis"]
     return session | {"members": len(members)}, readings
 
 

@@ -209,10 +209,11 @@ def test_world_is_written_in_the_schema_shape() -> None:
 
 
 def test_kiosk_aggregates_are_written_as_the_server_writes_them() -> None:
-    """Kiosk points carry every schema tag and sit at a local hour's start; a readings point
-    carries evaluated, outside_reference and the share (its value from the counts) only
-    with at least KIOSK_MIN_EVALUATED evaluated readings, else readings alone."""
-    from facility_contracts.schema import KIOSK_MIN_EVALUATED, MEASUREMENTS
+    """Kiosk points carry every schema tag and sit at a local hour's start; a sessions point
+    carries consented and crisis only with at least 3 sessions, else sessions and members
+    alone; a readings point carries evaluated, outside_reference and the share (its value
+    from the counts) only with at least 3 evaluated readings, else readings alone."""
+    from facility_contracts.schema import MEASUREMENTS
 
     kiosk = [r for r in world.build() if r.m.startswith("kiosk_")]
     assert {r.m for r in kiosk} == {"kiosk_sessions_hourly", "kiosk_readings_hourly"}
@@ -222,17 +223,24 @@ def test_kiosk_aggregates_are_written_as_the_server_writes_them() -> None:
         assert r.t.astimezone(world.TZ).minute == 0 and r.t.second == 0, r
         f = r.fields
         if r.m == "kiosk_sessions_hourly":
+            assert f["sessions"] >= f["members"] >= 1, r
+            if f["sessions"] < 3:
+                assert set(f) == {"sessions", "members"}, r
+                continue
             assert set(f) == {x.name for x in spec.fields}, r
-            assert f["sessions"] >= max(f["members"], f["consented"], f["crisis"]) and f["members"]
+            assert f["sessions"] >= max(f["consented"], f["crisis"]), r
             continue
         if set(f) == {"readings"}:
             continue
         assert set(f) == {x.name for x in spec.fields}, r
-        assert f["readings"] >= f["evaluated"] >= KIOSK_MIN_EVALUATED, r
+        assert f["readings"] >= f["evaluated"] >= 3, r
         assert f["evaluated"] >= f["outside_reference"], r
         assert f["outside_reference_pct"] == pytest.approx(
             100 * f["outside_reference"] / f["evaluated"], abs=0.0005
         )
+    sessions = [r.fields for r in kiosk if r.m == "kiosk_sessions_hourly"]
+    assert any("consented" not in f for f in sessions), "no hour below the sessions threshold"
+    assert any(f.get("crisis") for f in sessions), "no published crisis"
     readings = [r.fields for r in kiosk if r.m == "kiosk_readings_hourly"]
     assert any(set(f) == {"readings"} for f in readings), "no hour below the threshold"
     assert any("evaluated" in f for f in readings), "no hour with evaluated counts"

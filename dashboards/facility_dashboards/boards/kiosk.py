@@ -10,14 +10,22 @@ sensitive personal information, PIPL art. 28); clinicians see the values in the 
 member-hours, not people: a member measuring at 9:00 and at 15:00 counts twice. Shares are
 ratios of sums (never means of hourly percentages); body weight has no reference range
 (:data:`facility_contracts.vitals.QUANTITIES`) and is left out of the outside-range share.
-An hour with fewer than :data:`~facility_contracts.schema.KIOSK_MIN_EVALUATED` evaluated
-readings of a type publishes ``readings`` only, so ``evaluated`` and the outside-range
-share cover the hours with at least that many (:data:`SMALL_CELLS` says so on the panels).
+
+Small counts are not published (the server's small-cell rules), and the panels say so:
+
+- an hour with fewer than :data:`~facility_contracts.schema.KIOSK_MIN_SESSIONS` sessions at
+  a space publishes ``sessions`` and ``members`` only, so ``consented``, ``crisis`` and the
+  consent share cover the hours with at least that many (:data:`SMALL_HOURS`); the share
+  takes ``sessions`` only from the hours that carry ``consented``. Every crisis is in the
+  server's crisis alerts whatever the hour;
+- an hour with fewer than :data:`~facility_contracts.schema.KIOSK_MIN_EVALUATED` evaluated
+  readings of a type publishes ``readings`` only, so ``evaluated`` and the outside-range
+  share cover the hours with at least that many (:data:`SMALL_CELLS`).
 """
 
 from __future__ import annotations
 
-from facility_contracts.schema import KIOSK_MIN_EVALUATED
+from facility_contracts.schema import KIOSK_MIN_EVALUATED, KIOSK_MIN_SESSIONS
 from facility_contracts.vitals import QUANTITIES
 
 from facility_dashboards.core import (
@@ -47,8 +55,18 @@ WITH_REFERENCE = tuple(
     f"\"reading_type\" != '{t}'" for t, q in QUANTITIES.items() if q.reference is None
 )
 CONSENT_SHARE = 'sum("consented") / sum("sessions") * 100'
+#: The hours that carry a consent count: the share's sessions come from these only.
+WITH_CONSENT_COUNT = '"consented" >= 0'
 OUTSIDE_SHARE = 'sum("outside_reference") / sum("evaluated") * 100'
-#: What the evaluated counts leave out (the server's small-cell rule).
+#: What the consent and crisis counts leave out (the server's small-cell rule for sessions).
+SMALL_HOURS = (
+    f"Hours with fewer than {KIOSK_MIN_SESSIONS} sessions at a space publish no consent or "
+    "crisis count (it would tell about the one or two people who measured), so they are "
+    "not in these figures; their sessions are. Every crisis, whatever the hour, opened an "
+    "alert in the server (GET /api/v1/alerts; clinicians: /api/v1/vitals/crises); exact "
+    "daily counts: GET /api/v1/vitals/complexes/{id}/usage."
+)
+#: What the evaluated counts leave out (the server's small-cell rule for readings).
 SMALL_CELLS = (
     f"An hour with fewer than {KIOSK_MIN_EVALUATED} evaluated readings of a type publishes no "
     "evaluated count, so those readings are in neither side of the share."
@@ -56,16 +74,23 @@ SMALL_CELLS = (
 #: Hour-of-day means need a range starting at a local midnight.
 LAST_30_DAYS = "now-29d/d"
 
-ABOUT = """\
+ABOUT = f"""\
 **Aggregates only.** This board shows counts per space and local hour that the server
 computes from the kiosk sessions: sessions, member-hours, consent, readings per type,
 readings outside the reference range, crisis sessions. No member, card or pseudonym and no
 reading value is ever stored in the time series, so none can be shown here.
 
 The values themselves are visible only to clinicians, in the server (with the member's
-consent). A *crisis session* had a reading in a crisis range: its follow-up is in the
-server too. *Member-hours* count a member once per space and hour in which they measured,
-not distinct people over a day.
+consent). A *crisis session* had a reading in a crisis range: every one opens an alert in
+the server, where its follow-up is too. *Member-hours* count a member once per space and
+hour in which they measured, not distinct people over a day.
+
+**Small counts are left out.** An hour with fewer than {KIOSK_MIN_SESSIONS} sessions at a
+space shows its sessions and member-hours but no consent or crisis count, and an hour
+with fewer than {KIOSK_MIN_EVALUATED} evaluated readings of a type no evaluated or
+outside-range count: with one or two people they would say how those people were.
+Consent, crisis and outside-range figures here cover the other hours; every crisis opened
+an alert in the server, whatever the hour.
 """
 
 
@@ -129,7 +154,8 @@ def _totals() -> list[Json]:
             "Sessions in the range",
             [target("A", select(sums, SESSIONS, AGG), table=True)],
             description="Sessions, member-hours (a member once per space and hour), sessions "
-            "with consent and crisis sessions of the selected spaces over the time range.",
+            "with consent and crisis sessions of the selected spaces over the time range. "
+            f"{SMALL_HOURS}",
             unit="none",
             options=stat,
             size=(16, 5),
@@ -137,9 +163,9 @@ def _totals() -> list[Json]:
         panel(
             "stat",
             "Sessions with consent",
-            [target("A", select(CONSENT_SHARE, SESSIONS, [*AGG, '"sessions" > 0']), table=True)],
+            [target("A", select(CONSENT_SHARE, SESSIONS, [*AGG, WITH_CONSENT_COUNT]), table=True)],
             description="Consented sessions / sessions over the time range: only with consent "
-            "are a session's values kept and evaluated.",
+            f"are a session's values kept and evaluated. {SMALL_HOURS}",
             unit="percent",
             options=stat,
             defaults={**PERCENT, "thresholds": thresholds(("orange", None), ("green", 80))},
@@ -178,10 +204,10 @@ def dashboard() -> Json:
         [*AGG, '"evaluated" > 0', *WITH_REFERENCE],
         ["time(1d)", "reading_type"],
     )
-    consent = select(CONSENT_SHARE, SESSIONS, [*AGG, '"sessions" > 0'], ["time(1d)", "complex"])
+    consent = select(CONSENT_SHARE, SESSIONS, [*AGG, WITH_CONSENT_COUNT], ["time(1d)", "complex"])
     per_type = select('sum("readings")', READINGS, AGG, ["time(1d)", "reading_type"])
     panels = [
-        text("About this board", ABOUT, size=(24, 5)),
+        text("About this board", ABOUT, size=(24, 8)),
         *_totals(),
         _daily(
             "Sessions per day",
@@ -200,7 +226,8 @@ def dashboard() -> Json:
             "Sessions with consent per day",
             consent,
             "$tag_complex",
-            "Consented sessions / sessions per complex and local day.",
+            "Consented sessions / sessions per complex and local day; days without an hour "
+            f"of {KIOSK_MIN_SESSIONS} or more sessions are blank. {SMALL_HOURS}",
             percent=True,
         ),
         _readings_table(),
@@ -223,7 +250,7 @@ def dashboard() -> Json:
             "Crisis sessions per day",
             "crisis",
             "Sessions with a reading in a crisis range, per space and local day. Who and "
-            "which value: the clinicians' view in the server.",
+            f"which value: the clinicians' view in the server. {SMALL_HOURS}",
             defaults={**BARS, "thresholds": thresholds(("green", None), ("red", 1))},
         ),
     ]

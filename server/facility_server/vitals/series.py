@@ -7,12 +7,20 @@ These counts are the only kiosk data that ever reach the time-series store: tags
 places (district and street region paths, complex site id, space code and type, reading
 type), fields are counts and a percentage. No member reference and no reading value can
 be in a point, since the counters hold neither (Grafana viewers can query anything in a
-data source; PIPL art. 28 and 51). Small counts are not published: an hour with fewer than
-:data:`facility_contracts.schema.KIOSK_MIN_EVALUATED` (3) evaluated readings of a type
-carries ``readings`` only (no ``evaluated``, ``outside_reference``,
-``outside_reference_pct``), since "1 of 1 outside the range" at a kiosk and hour describes
-the one person who measured; leaving ``evaluated`` out too keeps
-``sum(outside_reference) / sum(evaluated)`` a true share of the hours that carry both.
+data source; PIPL art. 28 and 51). Small counts are not published, since "1 of 1 outside
+the range" or "1 of 1 in a crisis range" at a kiosk and hour describes the one person who
+measured then (:func:`sessions_fields`, :func:`readings_fields`):
+
+- an hour with fewer than :data:`facility_contracts.schema.KIOSK_MIN_SESSIONS` (3) sessions
+  at a space carries ``sessions`` and ``members`` only (no ``consented``, no ``crisis``);
+  every crisis is alerted and listed in the server whatever the hour's size;
+- an hour with fewer than :data:`facility_contracts.schema.KIOSK_MIN_EVALUATED` (3)
+  evaluated readings of a type carries ``readings`` only (no ``evaluated``,
+  ``outside_reference``, ``outside_reference_pct``).
+
+The fields are left out, not zeroed, so a share is taken over the hours that carry both
+its parts: ``sum(consented) / sum(sessions)`` where ``consented`` is present,
+``sum(outside_reference) / sum(evaluated)`` (``evaluated`` is left out too for this).
 Writing an hour again rewrites its points (InfluxDB keeps the newer point of a series and
 time; VictoriaMetrics keeps both samples: take the last).
 """
@@ -26,6 +34,7 @@ from datetime import datetime, timedelta
 
 from facility_contracts.schema import (
     KIOSK_MIN_EVALUATED,
+    KIOSK_MIN_SESSIONS,
     KIOSK_READINGS_HOURLY,
     KIOSK_SESSIONS_HOURLY,
 )
@@ -76,6 +85,19 @@ def outside_pct(outside: int, evaluated: int) -> float | None:
     return None if evaluated == 0 else round(outside * 100 / evaluated, 3)
 
 
+def sessions_fields(u: UsageHour) -> list[tuple[str, FieldValue]]:
+    """The fields of one ``kiosk_sessions_hourly`` point: ``sessions`` and ``members``, and
+    with at least :data:`KIOSK_MIN_SESSIONS` sessions also ``consented`` and ``crisis``
+    (see the module doc)."""
+    fields: list[tuple[str, FieldValue]] = [
+        ("sessions", int(u.sessions)),
+        ("members", int(u.members)),
+    ]
+    if u.sessions < KIOSK_MIN_SESSIONS:
+        return fields
+    return [*fields, ("consented", int(u.consented)), ("crisis", int(u.crisis))]
+
+
 def readings_fields(r: ReadingHour) -> list[tuple[str, FieldValue]]:
     """The fields of one ``kiosk_readings_hourly`` point: ``readings``, and with at least
     :data:`KIOSK_MIN_EVALUATED` evaluated readings also ``evaluated``,
@@ -119,10 +141,14 @@ def points_for(
             UsageHour.start_ms < hi,
         )
     ):
-        fields = [(n, int(getattr(u, n))) for n in ("sessions", "members", "consented", "crisis")]
         t_ns = u.start_ms * 1_000_000
         out.append(
-            make_point(KIOSK_SESSIONS_HOURLY.name, tags(u.complex_id, u.space_code), fields, t_ns)
+            make_point(
+                KIOSK_SESSIONS_HOURLY.name,
+                tags(u.complex_id, u.space_code),
+                sessions_fields(u),
+                t_ns,
+            )
         )
     for r in session.scalars(
         select(ReadingHour).where(

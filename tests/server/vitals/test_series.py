@@ -13,8 +13,9 @@ from collections import defaultdict
 import pytest
 from facility_contracts.schema import KIOSK_MIN_EVALUATED, MEASUREMENTS
 from facility_gateway.influx import InfluxWriter
+from facility_server.models import UsageHour
 from facility_server.vitals.runner import VitalsRunner
-from facility_server.vitals.series import points_for
+from facility_server.vitals.series import points_for, sessions_fields
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..conftest import FakeClock
@@ -44,6 +45,7 @@ PROFILES = [
 CARDS = ["1001", "1002", "1003", "1004", "2001", "2002"]
 NAMES = ["王阿姨", "李伯伯", "张奶奶", "赵爷爷", "", ""]
 KIOSKS = {"elderly-care": "hk-elderly-care", "health": "hk-health"}
+FULL_SESSIONS = ("sessions", "members", "consented", "crisis")
 
 
 def _traffic(factory: sessionmaker[Session], site: str) -> tuple[list[tuple], list[str]]:
@@ -97,6 +99,10 @@ def _expected(sent: list[tuple]) -> dict[tuple, float]:
             out[("kiosk_readings_hourly_outside_reference", *key)] += int(kept and kind in outside)
     for (space, hour), who in members.items():
         out[("kiosk_sessions_hourly_members", space, "", hour)] = len(who)
+        if out[("kiosk_sessions_hourly_sessions", space, "", hour)] < 3:
+            # one or two sessions: whether they consented or had a crisis is not published
+            del out[("kiosk_sessions_hourly_consented", space, "", hour)]
+            del out[("kiosk_sessions_hourly_crisis", space, "", hour)]
     for (metric, space, kind, hour), n in list(out.items()):
         if metric != "kiosk_readings_hourly_evaluated":
             continue
@@ -170,7 +176,9 @@ def test_runner_writes_exact_aggregates_and_nothing_personal(
 
 def test_points_follow_the_schema(factory: sessionmaker[Session], site_id: str) -> None:
     """Every point's tags and field types are those of the schema; an hour with fewer than
-    3 evaluated readings of a type carries its readings count only, the others all four."""
+    3 sessions carries sessions and members only, the others all four; an hour with fewer
+    than 3 evaluated readings of a type carries its readings count only, the others all
+    four."""
     sent, _ = _traffic(factory, site_id)
     with factory() as s:
         points = points_for(s, local(2026, 6, 2), local(2026, 6, 3))
@@ -183,9 +191,42 @@ def test_points_follow_the_schema(factory: sessionmaker[Session], site_id: str) 
         for name, value in p.fields:
             assert type(value).__name__ == spec.field(name).type
         f = p.field_dict()
+        if p.measurement == "kiosk_sessions_hourly":
+            small = f["sessions"] < 3
+            assert set(f) == ({"sessions", "members"} if small else set(FULL_SESSIONS)), f
         if p.measurement == "kiosk_readings_hourly":
             full = {"readings", "evaluated", "outside_reference", "outside_reference_pct"}
             assert set(f) in ({"readings"}, full), f
             assert "evaluated" not in f or f["evaluated"] >= KIOSK_MIN_EVALUATED, f
-    shapes = {len(p.fields) for p in points if p.measurement == "kiosk_readings_hourly"}
-    assert shapes == {1, 4}  # the traffic has hours of both kinds
+    for m, both in (("kiosk_sessions_hourly", {2, 4}), ("kiosk_readings_hourly", {1, 4})):
+        assert {len(p.fields) for p in points if p.measurement == m} == both  # hours of both kinds
+
+
+def _usage_hour(sessions: int, members: int, consented: int, crisis: int) -> UsageHour:
+    return UsageHour(
+        complex_id=1,
+        space_code="health",
+        start_ms=0,
+        sessions=sessions,
+        members=members,
+        consented=consented,
+        crisis=crisis,
+    )
+
+
+@pytest.mark.parametrize(
+    ("counts", "fields"),
+    [
+        ((1, 1, 1, 1), [("sessions", 1), ("members", 1)]),
+        ((2, 1, 0, 1), [("sessions", 2), ("members", 1)]),
+        ((3, 2, 1, 1), [("sessions", 3), ("members", 2), ("consented", 1), ("crisis", 1)]),
+        ((7, 5, 0, 0), [("sessions", 7), ("members", 5), ("consented", 0), ("crisis", 0)]),
+    ],
+)
+def test_sessions_fields_leave_out_consent_and_crisis_of_small_hours(
+    counts: tuple[int, int, int, int], fields: list[tuple[str, int]]
+) -> None:
+    """One or two sessions in an hour: sessions and members only (whether that person
+    consented or had a crisis reading is not published, not even as a zero); three or more:
+    consented and crisis too, zeros included."""
+    assert sessions_fields(_usage_hour(*counts)) == fields
