@@ -182,22 +182,20 @@ class DedupeStore:
 
     def _rows(self) -> Select[tuple[str, int]]:
         """A SELECT of (id, time_ns) pairs bound as ``ids``/``times`` (PostgreSQL) or as
-        one JSON array of pairs ``rows`` (SQLite)."""
+        one JSON object ``rows`` of id -> time_ns (SQLite: ``json_each`` gives them as
+        key and value, with no ``json_extract`` per row)."""
         if self._pg:
             ids = func.unnest(bindparam("ids", type_=postgresql.ARRAY(String)))
             times = func.unnest(bindparam("times", type_=postgresql.ARRAY(BigInteger)))
             return select(ids.label("id"), times.label("time_ns"))
-        pairs = func.json_each(bindparam("rows")).table_valued("value")
-        return select(
-            func.json_extract(pairs.c.value, "$[0]").label("id"),
-            func.json_extract(pairs.c.value, "$[1]").label("time_ns"),
-        )
+        pairs = func.json_each(bindparam("rows")).table_valued("key", "value")
+        return select(pairs.c.key.label("id"), pairs.c.value.label("time_ns"))
 
     def _bind_rows(self, times: Mapping[str, int | None]) -> dict[str, object]:
         ordered = sorted(times)
         if self._pg:
             return {"ids": ordered, "times": [times[i] for i in ordered]}
-        return {"rows": json.dumps([[i, times[i]] for i in ordered])}
+        return {"rows": json.dumps({i: times[i] for i in ordered})}
 
     def _bind(self, ids: Iterable[str]) -> object:
         wanted = sorted(set(ids))

@@ -2,8 +2,10 @@
 
 A persistent session (fixed client id, ``clean_session`` false on 3.1.1, or
 ``clean_start`` false plus a session expiry on 5) subscribed at QoS 1, so the broker
-queues events while the gateway restarts. paho's network thread calls the message
-handler directly; the handler must be quick (see :mod:`facility_gateway.intake`).
+queues events while the gateway restarts. The client is
+:class:`~facility_gateway.pahoclient.FastClient` (buffered reads, batched PUBACKs) when
+the installed paho allows. paho's network thread calls the message handler directly;
+the handler must be quick (see :mod:`facility_gateway.intake`).
 paho acknowledges QoS 1 messages to the broker after the handler returns; that is not
 a confirmation to the edge (only the ``ack`` topic is).
 """
@@ -20,77 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from facility_gateway.pahoclient import make_client
 
 logger = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes, bool], None]
-
-#: paho internals :class:`_DirectDispatchClient` relies on (present in paho-mqtt 2.x).
-_DISPATCH_INTERNALS = (
-    "_on_message",
-    "_in_callback_mutex",
-    "_userdata",
-    "_easy_log",
-    "_on_message_filtered",
-)
-
-
-class _DirectDispatchClient(mqtt.Client):
-    """paho's client, calling ``on_message`` without the per-topic callback look-up.
-
-    For every incoming message paho first walks its tree of per-topic callbacks
-    (``message_callback_add``) and calls ``on_message`` only when none matches. The
-    gateway registers none (``message_callback_add`` raises on this client), and at
-    full rate the walk costs about a tenth of the receiving process's CPU (measured on
-    ``facility bench ingest``). This override does what paho then does: call
-    ``on_message`` under the callback lock, log an exception and re-raise it unless
-    ``suppress_exceptions``. :class:`MqttLink` uses it only when the installed paho
-    still has the internals it relies on (:data:`_DISPATCH_INTERNALS`), else paho's own.
-    """
-
-    def message_callback_add(self, sub: str, callback: Any) -> None:
-        """Refused: this client never looks per-topic callbacks up (use ``on_message``).
-
-        Raises:
-            TypeError: always.
-        """
-        raise TypeError(f"per-topic callback for {sub!r}: direct dispatch has none")
-
-    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
-        on_message = self._on_message
-        if on_message is None:
-            return
-        with self._in_callback_mutex:
-            try:
-                on_message(self, self._userdata, message)
-            except Exception as err:
-                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
-                if not self.suppress_exceptions:
-                    raise
-
-
-def _new_client(cls: type[mqtt.Client], client_id: str, v5: bool) -> mqtt.Client:
-    if v5:
-        return cls(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    return cls(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=False,
-        protocol=mqtt.MQTTv311,
-    )
-
-
-def _make_client(client_id: str, v5: bool) -> mqtt.Client:
-    """A paho client (3.1.1 with a persistent session, or 5), with direct dispatch when
-    the installed paho has the internals it needs."""
-    client = _new_client(_DirectDispatchClient, client_id, v5)
-    if all(hasattr(client, name) for name in _DISPATCH_INTERNALS):
-        return client
-    logger.info("paho-mqtt lacks %s: using its own message dispatch", _DISPATCH_INTERNALS)
-    return _new_client(mqtt.Client, client_id, v5)
 
 
 def _acknowledged(info: mqtt.MQTTMessageInfo) -> bool:
@@ -132,7 +71,7 @@ class MqttLink:
     def __init__(self, options: MqttOptions) -> None:
         self.options = options
         self._v5 = options.protocol == "5"
-        client = _make_client(options.client_id, self._v5)
+        client = make_client(options.client_id, self._v5)
         if options.username is not None:
             client.username_pw_set(options.username, options.password)
         if options.tls_ca_file is not None:

@@ -9,7 +9,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from facility_gateway import subscriber
+from facility_gateway import pahoclient
 from facility_gateway.intake import IntakeQueue
 
 
@@ -84,8 +84,8 @@ def test_waiting_consumer_is_woken_once_per_wait() -> None:
 
 def test_direct_dispatch_with_installed_paho() -> None:
     """The installed paho has what direct dispatch needs, and a message reaches on_message."""
-    client = subscriber._make_client("gw-test", v5=False)
-    assert type(client) is subscriber._DirectDispatchClient
+    client = pahoclient.make_client("gw-test", v5=False)
+    assert type(client) is pahoclient.FastClient
     seen: list[tuple[object, bytes]] = []
     client.user_data_set("ud")
     client.on_message = lambda _c, userdata, msg: seen.append((userdata, msg.payload))
@@ -97,7 +97,7 @@ def test_direct_dispatch_with_installed_paho() -> None:
 
 def test_handler_error_is_raised_as_paho_does() -> None:
     """An exception in on_message propagates (paho's default) and is not swallowed."""
-    client = subscriber._make_client("gw-test", v5=True)
+    client = pahoclient.make_client("gw-test", v5=True)
 
     def boom(*_: object) -> None:
         raise RuntimeError("handler failed")
@@ -109,7 +109,7 @@ def test_handler_error_is_raised_as_paho_does() -> None:
 
 def test_direct_dispatch_refuses_per_topic_callbacks() -> None:
     """A per-topic callback would never be called by direct dispatch, so adding one fails."""
-    client = subscriber._make_client("gw-test", v5=False)
+    client = pahoclient.make_client("gw-test", v5=False)
     with pytest.raises(TypeError, match="facility/v1/#"):
         client.message_callback_add("facility/v1/#", lambda *_: None)
 
@@ -118,8 +118,8 @@ def test_falls_back_to_paho_dispatch_without_its_internals(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """When paho lacks an internal the override relies on, the plain paho client is used."""
-    monkeypatch.setattr(subscriber, "_DISPATCH_INTERNALS", ("_no_such_attribute",))
-    assert type(subscriber._make_client("gw-test", v5=False)) is mqtt.Client
+    monkeypatch.setattr(pahoclient, "INTERNALS", ("_no_such_attribute",))
+    assert type(pahoclient.make_client("gw-test", v5=False)) is mqtt.Client
 
 
 def test_tune_gc_freezes_start_up_heap_and_raises_threshold() -> None:
