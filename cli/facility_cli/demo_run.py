@@ -123,6 +123,21 @@ def _stored_in(store: Any, site: str) -> int:
     )
 
 
+def _server_stored_in(factory: Any, complex_id: int) -> int:
+    """People entering in the door events the server's own ingest has stored (its
+    utilisation is computed from these, not from the gateway's point store)."""
+    from facility_server.models import DoorCrossing
+    from sqlalchemy import func, select
+
+    with factory() as session:
+        total = session.scalar(
+            select(func.coalesce(func.sum(DoorCrossing.people_in), 0)).where(
+                DoorCrossing.complex_id == complex_id
+            )
+        )
+    return int(total or 0)
+
+
 def simulated_day(factory: Any, cx: dict[str, Any], url: str) -> dict[str, Any]:
     """The play area's simulated day (:func:`facility_cli.demo_day.run_day`), before any
     live part runs: its clock must be the only one writing the terminal's status."""
@@ -224,10 +239,13 @@ def run_demo(
                 raise DemoError(f"replay not finished after {timeout_s:.0f} s")
         say(
             f"Replays done after {time.monotonic() - t0:.0f} s; waiting for the edge to deliver "
-            f"and the gateway to store them ..."
+            f"and the gateway (point store) and the server (utilisation) to store them ..."
         )
         store = EmbeddedStore(work / "points.sqlite")
-        while _stored_in(store, cx["site"]) < expected_in and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+            _stored_in(store, cx["site"]) < expected_in
+            or _server_stored_in(factory, cx["id"]) < expected_in
+        ):
             time.sleep(2.0)
         kiosk.wait_stored(deadline)
         time.sleep(1.0)  # heartbeats and late duplicates, if any, land now
@@ -252,6 +270,7 @@ def run_demo(
             views=views,
             day=day,
             kiosk=kiosk_summary,
+            server_visits=_server_stored_in(factory, cx["id"]),
         )
     finally:
         for term in locals().get("activity", {}).get("terminals", []):

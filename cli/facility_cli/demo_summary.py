@@ -3,13 +3,18 @@
 Visits are people counted entering a space ("in" crossings); days and hours are local to
 the complex's time zone. ``matches_file`` compares what was stored with the replayed
 CalIt2 slots' own counts. The replayed traffic is a university building's door, so it
-does not follow these spaces' opening hours: visits outside opening hours are expected.
+does not follow these spaces' opening hours: visits outside opening hours are expected,
+and it is busier than these rooms: an occupancy rate above 100 % (mean people inside
+while open over the space's capacity) is expected too.
+
+Door traffic is read from the gateway's point store; utilisation is the server's, computed
+from the door events its own ingest stored (the demo waits for both; ``server_visits``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,8 +117,10 @@ def _when(label: str, visits: int) -> str:
 def _utilisation(views: dict[str, Any]) -> list[dict[str, Any]]:
     keys = (
         "space",
+        "capacity",
         "visits",
         "peak_occupancy",
+        "mean_occupancy",
         "open_h",
         "occupied_h",
         "utilisation_pct",
@@ -137,10 +144,12 @@ def summarise(
     views: dict[str, Any],
     day: dict[str, Any],
     kiosk: dict[str, Any],
+    server_visits: int,
 ) -> dict[str, Any]:
     """Build the JSON-ready summary; ``day`` is the simulated day's
     (:func:`facility_cli.demo_day_report.day_report`), ``kiosk`` the health kiosk's
-    morning (:func:`facility_cli.demo_kiosk_report.report`)."""
+    morning (:func:`facility_cli.demo_kiosk_report.report`); ``server_visits`` the people
+    entering in the door events the server stored (its utilisation's input)."""
     tz = ZoneInfo(cx["timezone"])
     spaces = [
         _space_summary(
@@ -180,11 +189,58 @@ def summarise(
             "rejected": counters.get("rejected", {}),
             "edge_outbox_left": edge_depth,
             "terminal_events_unconfirmed": activity["unconfirmed"],
+            "server_visits": server_visits,
             "elapsed_s": round(elapsed_s, 1),
-            "all_stored_exactly": all(s["matches_file"] for s in spaces) and edge_depth == 0,
+            "all_stored_exactly": all(s["matches_file"] for s in spaces)
+            and edge_depth == 0
+            and server_visits == totals["expected_visits"],
         },
         "device_health": health,
     }
+
+
+#: The utilisation table's columns: (heading, key of a space in ``utilisation.spaces``).
+UTILISATION_COLUMNS = (
+    ("space", "space"),
+    ("capacity", "capacity"),
+    ("peak", "peak_occupancy"),
+    ("mean", "mean_occupancy"),
+    ("open h", "open_h"),
+    ("occupied h", "occupied_h"),
+    ("utilisation %", "utilisation_pct"),
+    ("occupancy %", "occupancy_pct"),
+)
+#: What the utilisation table's figures are (docs/metrics.md, facility_server.utilisation).
+UTILISATION_NOTE = (
+    "Peak, mean: people inside, at any time and on average while open. Open h: by the "
+    "published hours; utilisation % = occupied h (open, someone inside) / open h; "
+    "occupancy % = mean / capacity: over 100 when more people than the capacity were "
+    "inside on average (the replayed university door is busier than these rooms)."
+)
+
+
+def utilisation_title(util: dict[str, Any]) -> str:
+    """The utilisation table's title with its local days, the last one included
+    (``utilisation.to`` is the exclusive end): ``2026-11-22..11-28``."""
+    last = date.fromisoformat(util["to"]) - timedelta(days=1)
+    return f"Utilisation per space, {util['from']}..{last:%m-%d} (server; docs/metrics.md)"
+
+
+def utilisation_rows(spaces: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows of the utilisation table, numbers written by :func:`fmt_number`."""
+    return [[fmt_number(u.get(key)) for _, key in UTILISATION_COLUMNS] for u in spaces]
+
+
+def _render_utilisation(console: Any, util: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=utilisation_title(util), caption=UTILISATION_NOTE)
+    for heading, _ in UTILISATION_COLUMNS:
+        space = heading == "space"
+        table.add_column(heading, justify="left" if space else "right", no_wrap=space)
+    for row in utilisation_rows(util["spaces"]):
+        table.add_row(*row)
+    console.print(table)
 
 
 def render(result: dict[str, Any]) -> None:
@@ -234,37 +290,7 @@ def render(result: dict[str, Any]) -> None:
             _when(s["peak_hour"]["hour"], s["peak_hour"]["visits"]),
         )
     console.print(table)
-    util = result["utilisation"]
-    table = Table(
-        title=f"Utilisation, {util['from']} .. {util['to']}: hours and % while open by the"
-        " published hours; peak people at any time (see docs/metrics.md)"
-    )
-    for col in (
-        "space",
-        "visits",
-        "peak people (any time)",
-        "open h",
-        "occupied h",
-        "utilisation %",
-        "occupancy %",
-    ):
-        table.add_column(col, justify="left" if col == "space" else "right")
-    for u in util["spaces"]:
-        table.add_row(
-            *(
-                fmt_number(u.get(k))
-                for k in (
-                    "space",
-                    "visits",
-                    "peak_occupancy",
-                    "open_h",
-                    "occupied_h",
-                    "utilisation_pct",
-                    "occupancy_pct",
-                )
-            )
-        )
-    console.print(table)
+    _render_utilisation(console, result["utilisation"])
     render_day(console, result["safety_tasks"])
     card = result["scorecard"]
     table = Table(
@@ -279,7 +305,8 @@ def render(result: dict[str, Any]) -> None:
     render_kiosk(console, result["health_kiosk"])
     t, p, h = traffic["totals"], result["pipeline"], result["device_health"]
     console.print(
-        f"Visits stored {t['visits']} (file {t['expected_visits']}), exits {t['exits']} "
+        f"Visits stored {t['visits']} (file {t['expected_visits']}, server "
+        f"{p.get('server_visits', '-')}), exits {t['exits']} "
         f"(file {t['expected_exits']}); {p['events_stored']} door events and "
         f"{p.get('notices_stored', 0)} device notices stored, "
         f"{p['duplicates_dropped']} duplicates dropped, rejected: {p['rejected'] or 'none'}; "
@@ -301,7 +328,7 @@ def render(result: dict[str, Any]) -> None:
     console.print(
         "[green]All replayed door traffic stored exactly.[/green]"
         if p["all_stored_exactly"]
-        else "[red]Stored door counts differ from the replayed file.[/red]"
+        else "[red]Stored door counts (point store or server) differ from the replayed file.[/red]"
     )
     if not result["safety_tasks"]["as_planned"]:
         console.print("[red]The simulated day did not go as scripted (see the tables).[/red]")

@@ -96,6 +96,26 @@ class LinkLog:
         return logging.WARNING, message
 
 
+#: paho's reason for a connection that ended without a DISCONNECT packet from the broker
+#: (the socket closed or failed: ``MQTT_ERR_CONN_LOST`` and other socket errors), from
+#: ``paho.mqtt.client.convert_disconnect_error_code_to_reason_code`` (paho-mqtt 2.x).
+PAHO_SOCKET_CLOSED = "Unspecified error"
+SOCKET_CLOSED = "connection closed by the broker or the network"
+
+
+def disconnect_reason(reason: str, from_broker: bool) -> str:
+    """Why a connection ended, as an operator reads it (pure).
+
+    paho names a socket that closed without a DISCONNECT packet "Unspecified error"
+    (MQTT 5's code 0x80); that becomes :data:`SOCKET_CLOSED`. Any other reason, and a
+    DISCONNECT packet the broker sent (``from_broker``: MQTT 5 only), keeps paho's text
+    (``Keep alive timeout``, ``Session taken over``, ``Normal disconnection``).
+    """
+    if reason == PAHO_SOCKET_CLOSED and not from_broker:
+        return SOCKET_CLOSED
+    return reason
+
+
 class _PahoLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """paho's logger, with its per-retry "Client is not connected" ERROR at DEBUG.
 
@@ -277,7 +297,9 @@ class PahoPublisher:
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         clean = self._stopping or not getattr(reason, "is_failure", True)
-        logger.log(*self.link_log.disconnected(str(reason), clean))
+        from_broker = bool(getattr(flags, "is_disconnect_packet_from_server", False))
+        text = disconnect_reason(str(reason), from_broker)
+        logger.log(*self.link_log.disconnected(text, clean))
 
     def _handle_message(self, client: Any, userdata: Any, message: Any) -> None:
         self._safe(self._on_message, message.topic, bytes(message.payload))

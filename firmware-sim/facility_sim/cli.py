@@ -1,4 +1,5 @@
-"""``facility sim``: simulated devices on the command line.
+"""``facility sim``: simulated devices on the command line (door counter, satisfaction
+terminal, RFID reader, camera video, health kiosk).
 
 ``facility sim door-counter --link /tmp/fo/dc-main --calit2 ../shared/data/calit2-door-counts.csv``
 replays the CalIt2 file through a DC v1 door counter on a pty. Signals: SIGUSR1 unplugs
@@ -39,7 +40,9 @@ from facility_sim.replay import Replay, ReplayOptions
 logger = logging.getLogger(__name__)
 
 app = typer.Typer(
-    help="Simulated devices: door counters on pseudo-terminals.", no_args_is_help=True
+    help="Simulated devices: door counters and RFID readers on pseudo-terminals, "
+    "satisfaction terminals and health kiosks on MQTT, camera scenes as a video file.",
+    no_args_is_help=True,
 )
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -1,11 +1,23 @@
-"""The demo's scorecard table reads like the report: numbers with units, notes, "-" for
-nothing, one way of writing a number."""
+"""The demo's summary: the scorecard table reads like the report (numbers with units,
+notes, "-" for nothing, one way of writing a number); the utilisation table says what its
+figures are; the pipeline check covers the point store and the server."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from facility_cli.demo_summary import fmt_number, scorecard_clause, scorecard_rows
+from facility_cli.demo_summary import (
+    UTILISATION_COLUMNS,
+    UTILISATION_NOTE,
+    fmt_number,
+    scorecard_clause,
+    scorecard_rows,
+    summarise,
+    utilisation_rows,
+    utilisation_title,
+)
 
 
 def test_numbers_are_written_one_way() -> None:
@@ -75,3 +87,115 @@ def test_task_rate_says_what_it_is_made_of() -> None:
         "88.9% (8 of 9 rounds on time)",
     ]
     assert "on_time" not in scorecard_clause({"clause": "satisfaction", "detail": {}})
+
+
+def test_utilisation_title_names_the_last_day_included() -> None:
+    """The server's range ends at an exclusive day; the title shows the last day included,
+    like the door table's replayed days."""
+    assert utilisation_title({"from": "2026-11-22", "to": "2026-11-29"}) == (
+        "Utilisation per space, 2026-11-22..11-28 (server; docs/metrics.md)"
+    )
+
+
+def test_utilisation_rows_show_capacity_beside_the_occupancy_rate() -> None:
+    """A row reads space, capacity, peak, mean inside, open h, occupied h, utilisation %,
+    occupancy %; a rate over 100 % (mean 20.6 people in a room for 8) is shown as is."""
+    space = {
+        "space": "legal-aid",
+        "capacity": 8,
+        "visits": 1309,
+        "peak_occupancy": 86,
+        "mean_occupancy": 20.58,
+        "open_h": 6.0,
+        "occupied_h": 3.0,
+        "utilisation_pct": 50.0,
+        "occupancy_pct": 257.3,
+    }
+    assert [h for h, _ in UTILISATION_COLUMNS] == [
+        "space",
+        "capacity",
+        "peak",
+        "mean",
+        "open h",
+        "occupied h",
+        "utilisation %",
+        "occupancy %",
+    ]
+    assert utilisation_rows([space, {"space": "closed-room", "capacity": 0}]) == [
+        ["legal-aid", "8", "86", "20.6", "6", "3", "50", "257.3"],
+        ["closed-room", "0", "-", "-", "-", "-", "-", "-"],
+    ]
+    assert "over 100 when more people than the capacity" in UTILISATION_NOTE
+
+
+@dataclass
+class _Slot:
+    start: datetime
+    end: datetime
+    people_in: int
+    people_out: int
+
+
+@dataclass
+class _Plan:
+    space: str
+    slots: list[_Slot]
+    space_name: str = "Room"
+    space_type: str = "culture"
+    device: str = "dc-1"
+    capacity: int = 8
+
+
+@dataclass
+class _Point:
+    time_ns: int
+    people_in: int
+    people_out: int
+
+    def field_dict(self) -> dict[str, int]:
+        return {"in": self.people_in, "out": self.people_out}
+
+
+class _Store:
+    def __init__(self, points: list[_Point]) -> None:
+        self._points = points
+
+    def points(self, measurement: str, tags: dict[str, str]) -> list[_Point]:
+        return self._points if measurement == "door_crossing" else []
+
+    def count(self, measurement: str) -> int:
+        return len(self._points) if measurement == "door_crossing" else 0
+
+
+def _summary(server_visits: int) -> dict[str, Any]:
+    start = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Hangzhou
+    slots = [
+        _Slot(start, start + timedelta(minutes=30), 5, 2),
+        _Slot(start + timedelta(minutes=30), start + timedelta(hours=1), 3, 6),
+    ]
+    points = [_Point(int(s.start.timestamp() * 1e9), s.people_in, s.people_out) for s in slots]
+    return summarise(
+        cx={"site": "s1", "name": "Complex", "timezone": "Asia/Shanghai"},
+        plans=[_Plan("legal-aid", slots)],
+        store=_Store(points),
+        gateway={"counters": {"duplicate": 0}},
+        edge_depth=0,
+        health={},
+        elapsed_s=1.0,
+        activity={"votes": 0, "unconfirmed": 0},
+        views={"utilisation": {}, "scorecard": {}, "scorecard_period": "2026H2"},
+        day={},
+        kiosk={},
+        server_visits=server_visits,
+    )
+
+
+def test_all_stored_exactly_needs_the_server_too() -> None:
+    """The replay's 8 visits must be in the point store and in the server (whose ingest
+    feeds utilisation): a server that stored 5 of them fails the check."""
+    done, lagging = _summary(8), _summary(5)
+    assert done["door_traffic"]["totals"]["visits"] == 8
+    assert done["pipeline"]["server_visits"] == 8
+    assert done["pipeline"]["all_stored_exactly"] is True
+    assert lagging["door_traffic"]["spaces"][0]["matches_file"] is True
+    assert lagging["pipeline"]["all_stored_exactly"] is False

@@ -12,7 +12,7 @@ from edge_support import wait_until
 from facility_cli.services import Mosquitto
 from facility_edge import publisher
 from facility_edge.config import MqttSection
-from facility_edge.publisher import LinkLog, Message, PahoPublisher
+from facility_edge.publisher import LinkLog, Message, PahoPublisher, disconnect_reason
 
 WARN, INFO, DEBUG = logging.WARNING, logging.INFO, logging.DEBUG
 
@@ -32,7 +32,7 @@ def test_link_log_once_per_change() -> None:
         log.connect_failed("Connection refused"),
         log.connect_failed("Connection refused"),
         log.connected(False),
-        log.disconnected("Unspecified error", clean=False),
+        log.disconnected("connection closed by the broker or the network", clean=False),
         log.connect_failed("Connection refused"),
         log.refused("Not authorized"),
         log.refused("Not authorized"),
@@ -44,7 +44,11 @@ def test_link_log_once_per_change() -> None:
         (WARN, "mqtt broker mq.lan:1883 unreachable: Connection refused; retrying every 1-16 s"),
         (DEBUG, "mqtt broker mq.lan:1883 unreachable: Connection refused (attempt 2)"),
         (INFO, "mqtt connected to mq.lan:1883 after 2 failed attempts (session present: False)"),
-        (WARN, "mqtt connection to mq.lan:1883 lost: Unspecified error; retrying every 1-16 s"),
+        (
+            WARN,
+            "mqtt connection to mq.lan:1883 lost: connection closed by the broker or the "
+            "network; retrying every 1-16 s",
+        ),
         (DEBUG, "mqtt broker mq.lan:1883 unreachable: Connection refused (attempt 1)"),
         (
             WARN,
@@ -55,6 +59,24 @@ def test_link_log_once_per_change() -> None:
         (INFO, "mqtt connected to mq.lan:1883 after 3 failed attempts (session present: True)"),
         (INFO, "mqtt disconnected from mq.lan:1883: Normal disconnection"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "from_broker", "shown"),
+    [
+        ("Unspecified error", False, "connection closed by the broker or the network"),
+        ("Unspecified error", True, "Unspecified error"),
+        ("Keep alive timeout", False, "Keep alive timeout"),
+        ("Session taken over", True, "Session taken over"),
+        ("Normal disconnection", False, "Normal disconnection"),
+    ],
+)
+def test_disconnect_reason_names_a_closed_socket(
+    reason: str, from_broker: bool, shown: str
+) -> None:
+    """paho's "Unspecified error" for a socket closed without a DISCONNECT packet reads
+    as a closed connection; a broker's own DISCONNECT and other reasons keep paho's text."""
+    assert disconnect_reason(reason, from_broker) == shown
 
 
 def make_publisher(port: int) -> PahoPublisher:
@@ -94,7 +116,8 @@ def test_broker_lost_and_back_is_one_warning_then_info(
     mosquitto_factory: Callable[..., Mosquitto], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A broker killed and restarted: one WARNING that the connection was lost (host:port,
-    retrying), INFO when connected again, and the clean stop at INFO; never an ERROR."""
+    the closed connection as the reason, retrying), INFO when connected again, and the
+    clean stop at INFO; never an ERROR."""
     broker = mosquitto_factory(persistence=False)
     pub = make_publisher(broker.port)
     where = f"127.0.0.1:{broker.port}"
@@ -110,9 +133,10 @@ def test_broker_lost_and_back_is_one_warning_then_info(
     records = [r for r in caplog.records if r.name in ("facility_edge.publisher", "paho.mqtt")]
     assert [r.getMessage() for r in records if r.levelno >= logging.ERROR] == []
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert warnings[0].startswith(f"mqtt connection to {where} lost: ")
-    assert warnings[0].endswith("; retrying every 1-16 s")
+    assert warnings == [
+        f"mqtt connection to {where} lost: connection closed by the broker or the network; "
+        "retrying every 1-16 s"
+    ]
     infos = [r.getMessage() for r in records if r.levelno == logging.INFO]
     assert infos[-1] == f"mqtt disconnected from {where}: Normal disconnection"
     assert any(m.startswith(f"mqtt connected to {where} after ") for m in infos)

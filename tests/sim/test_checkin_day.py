@@ -4,7 +4,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from facility_contracts.codec import decode_event, encode_event
 from facility_sim.checkin_day import checkin_events, day_plan
 
@@ -13,12 +12,19 @@ CPS = [("cp-gate", "rfid"), ("cp-slide", "rfid"), ("cp-sandpit", "rfid"), ("cp-t
 
 
 def _plan(skip=None):
-    return day_plan(datetime(2026, 11, 28, 9, 0, tzinfo=TZ), datetime(2026, 11, 28, 17, 30, tzinfo=TZ),
-                    checkpoints=CPS, cleaner="04A23B1E", patroller="04A23B1D", skip=skip)
+    return day_plan(
+        datetime(2026, 11, 28, 9, 0, tzinfo=TZ),
+        datetime(2026, 11, 28, 17, 30, tzinfo=TZ),
+        checkpoints=CPS,
+        cleaner="04A23B1E",
+        patroller="04A23B1D",
+        skip=skip,
+    )
 
 
 def test_one_disinfection_before_opening_and_a_round_each_hour():
-    """09:00-17:30 with hourly rounds: 1 disinfection at 08:35, rounds at 09..17 h, 4 checkpoints each."""
+    """09:00-17:30 with hourly rounds: 1 disinfection at 08:35, rounds at 09..17 h, 4
+    checkpoints each."""
     taps = _plan()
     assert taps[0].task == "disinfection" and taps[0].at == datetime(2026, 11, 28, 8, 35, tzinfo=TZ)
     patrol = [t for t in taps if t.task == "patrol"]
@@ -45,11 +51,19 @@ def test_events_follow_the_contract():
     for tap, ev in zip(taps, events, strict=True):
         assert decode_event(encode_event(ev)) == ev
         assert ev.ts == int(tap.at.timestamp() * 1000)
-        assert (ev.body.checkpoint, ev.body.proof) == (tap.checkpoint, "rotating_qr" if tap.method == "qr" else "badge")
+        assert (ev.body.checkpoint, ev.body.proof) == (
+            tap.checkpoint,
+            "rotating_qr" if tap.method == "qr" else "badge",
+        )
 
 
 def test_naive_interval_is_refused():
     """A naive opening time is an error, not a guess."""
     with pytest.raises(ValueError):
-        day_plan(datetime(2026, 11, 28, 9), datetime(2026, 11, 28, 17), checkpoints=CPS,  # noqa: DTZ001
-                 cleaner="04A23B1E", patroller="04A23B1D")
+        day_plan(
+            datetime(2026, 11, 28, 9),  # noqa: DTZ001 - naive on purpose: refused
+            datetime(2026, 11, 28, 17),  # noqa: DTZ001
+            checkpoints=CPS,
+            cleaner="04A23B1E",
+            patroller="04A23B1D",
+        )

@@ -42,6 +42,17 @@ def test_entry_point_registered() -> None:
     assert isinstance(ep.load(), typer.Typer)
 
 
+def test_help_names_every_kind_of_device() -> None:
+    """``facility sim --help`` names each simulated device it has a command for, and the
+    commands are exactly those five."""
+    commands = {c.name for c in app.registered_commands}
+    assert commands == {"door-counter", "satisfaction", "rfid-reader", "camera-video", "kiosk"}
+    words = " ".join(app.info.help.split())  # type: ignore[union-attr]
+    for kind in ("door counters", "RFID readers", "satisfaction terminals", "health kiosks"):
+        assert kind in words
+    assert "camera scenes as a video file" in words
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("1w", 604800), ("7d", 604800), ("36h", 129600), ("90m", 5400), ("0.5h", 1800)],
