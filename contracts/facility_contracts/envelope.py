@@ -84,14 +84,22 @@ class DoorCrossing(EventHeader):
 
 
 NoticeCode = Literal[
-    "power_cycle", "wrap", "frame_gap", "clock_step", "reconnected", "reading_rejected"
+    "power_cycle",
+    "wrap",
+    "frame_gap",
+    "clock_step",
+    "reconnected",
+    "reading_rejected",
+    "outbox_recovered",
 ]
 
 
 class DeviceNoticeBody(_Model):
     """Something the edge noticed about a device: a power cycle, a counter wrap-around,
     a gap in frame numbers, a wall-clock step, a reconnect after unplug, a kiosk reading
-    the edge rejected (``detail``: the reason and field, never a card number or value)."""
+    the edge rejected (``detail``: the reason and field, never a card number or value),
+    the agent's outbox found damaged and rebuilt (device = the agent; ``detail``: the
+    file kept aside, events salvaged and lost)."""
 
     code: NoticeCode
     detail: Annotated[str, Field(max_length=200)] = ""

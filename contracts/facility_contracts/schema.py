@@ -65,7 +65,8 @@ DEVICE_NOTICE = MeasurementSpec(
         FieldSpec("seq", "int", "", "the event's per-boot sequence number"),
     ),
     description="Something the edge noticed about a device (power_cycle, wrap, frame_gap, "
-    "clock_step, reconnected).",
+    "clock_step, reconnected, reading_rejected, outbox_recovered: the agent's damaged outbox "
+    "was rebuilt).",
 )
 
 DEVICE_STATUS = MeasurementSpec(

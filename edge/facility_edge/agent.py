@@ -4,7 +4,12 @@ Threads: one per serial device (:class:`~.serial_reader.SerialReader`), paho's n
 thread (acks, connects), and the caller's thread running :meth:`Agent.run`: it pumps
 the outbox to the broker when woken (new events, acks, connects) or every 0.25 s, and
 publishes the retained status on connect, on reader state changes (at most once a
-second) and every ``heartbeat_s``.
+second) and every ``heartbeat_s``. An iteration that fails (the outbox cannot be read or
+written, a bug) is logged once per distinct error, without a traceback for the agent's
+own errors, and the next one waits :data:`BACKOFF_MIN_S` doubling to :data:`BACKOFF_MAX_S`
+(acks do not wake it), so a broken outbox never turns the loop into a busy resend loop.
+When the outbox rebuilds itself after damage, the agent records one ``outbox_recovered``
+notice (device = the agent) naming the file kept and the events salvaged and lost.
 
 A new ``boot`` (UUID) is made per start; events stored by an earlier boot keep their
 own boot and seq. :meth:`Agent.shutdown` (SIGTERM) stops the readers (each finishes
@@ -22,16 +27,17 @@ from collections.abc import Callable
 from typing import Any
 
 from facility_contracts import codec, topics
-from facility_contracts.envelope import Status
+from facility_contracts.envelope import DeviceNoticeBody, Status
 
 from facility_edge import SOFTWARE
 from facility_edge.clock import Clock, SystemClock
 from facility_edge.config import EdgeConfig
 from facility_edge.door_counter import start_door_counter
+from facility_edge.errors import EdgeError
 from facility_edge.forwarder import Forwarder
-from facility_edge.outbox import Outbox
+from facility_edge.outbox import Outbox, Recovery
 from facility_edge.publisher import Message, Publisher
-from facility_edge.recorder import Recorder
+from facility_edge.recorder import Batch, Draft, Recorder
 from facility_edge.rfid import start_rfid_reader
 from facility_edge.status import (
     DeviceStates,
@@ -70,13 +76,26 @@ DEVICE_STARTERS: dict[str, Callable[..., Any]] = {
 STATUS_MIN_GAP_MS = 1000
 #: Main loop wake-up period, s.
 TICK_S = 0.25
+#: Wait after a failed loop iteration, s: doubled after each further failure up to
+#: BACKOFF_MAX_S; back to TICK_S after a good one.
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 8.0
 
 
 def open_outbox(cfg: EdgeConfig) -> Outbox:
-    """Open (creating the data folder, mode 0700) the SQLite outbox of ``cfg``."""
+    """Open (creating the data folder, mode 0700) the SQLite outbox of ``cfg``.
+
+    Raises:
+        OutboxUnusable: the folder cannot be created or used (a person must act).
+        OutboxError: the outbox cannot be opened for another reason (disk full ...).
+    """
+    from facility_edge.outbox_recovery import outbox_error
     from facility_edge.outbox_sqlite import SqliteOutbox
 
-    cfg.agent.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        cfg.agent.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise outbox_error(f"cannot create the data folder {cfg.agent.data_dir}", exc) from exc
     return SqliteOutbox(
         cfg.outbox_path,
         max_events=cfg.outbox.max_events,
@@ -127,6 +146,11 @@ class Agent:
         self.readers: list[Any] = []
         self._status_due = True
         self._last_status_ms: int | None = None
+        #: Seconds to wait before the next iteration (0: the normal wake-up).
+        self.backoff_s = 0.0
+        self._loop_error: str | None = None
+        self._loop_failures = 0
+        self._unreported: list[Recovery] = []
 
     def _paho(self) -> Publisher:
         from facility_edge.publisher import PahoPublisher
@@ -171,14 +195,65 @@ class Agent:
         self._status_due = True
         self._wake.set()
 
-    def tick(self) -> None:
-        """One loop iteration: pump the outbox, publish status when due. Never raises."""
+    def tick(self) -> bool:
+        """One loop iteration: report outbox rebuilds, pump the outbox, publish status
+        when due. Never raises: returns False when it failed (then :attr:`backoff_s` > 0)."""
         try:
+            self._report_recoveries()
             while self.forwarder.pump():
                 pass
             self._maybe_status()
-        except Exception:  # loop boundary: log and carry on at the next tick
-            logger.exception("agent=%s loop iteration failed", self.cfg.agent.id)
+        except Exception as exc:  # loop boundary: log once, back off, carry on
+            self._failed(exc)
+            return False
+        if self._loop_error is not None:
+            logger.info(
+                "agent=%s loop works again after %d failed iterations",
+                self.cfg.agent.id,
+                self._loop_failures,
+            )
+        self._loop_error, self._loop_failures, self.backoff_s = None, 0, 0.0
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        """Count a failed iteration, double the back-off, log when the error is new."""
+        self._loop_failures += 1
+        self.backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, self.backoff_s * 2))
+        error = f"{type(exc).__name__}: {exc}"
+        if error == self._loop_error:
+            logger.debug(
+                "agent=%s loop still failing (%d): %s",
+                self.cfg.agent.id,
+                self._loop_failures,
+                error,
+            )
+            return
+        self._loop_error = error
+        logger.error(
+            "agent=%s loop iteration failed: %s; retrying every %.1f-%.0f s (logged again "
+            "when the error changes)",
+            self.cfg.agent.id,
+            error,
+            BACKOFF_MIN_S,
+            BACKOFF_MAX_S,
+            exc_info=not isinstance(exc, EdgeError),  # a traceback for bugs only
+        )
+
+    def _report_recoveries(self) -> None:
+        """Record one ``outbox_recovered`` notice per outbox rebuild not reported yet
+        (kept for the next iteration when the outbox refuses them)."""
+        self._unreported.extend(self.outbox.take_recoveries())
+        if not self._unreported:
+            return
+        drafts = [
+            Draft(
+                self.cfg.agent.id,
+                DeviceNoticeBody(code="outbox_recovered", detail=r.summary()[:200]),
+            )
+            for r in self._unreported
+        ]
+        self.recorder.record(lambda stamp: Batch(drafts))
+        self._unreported.clear()
 
     def _maybe_status(self) -> None:
         now = self.clock.mono_ms()
@@ -225,7 +300,10 @@ class Agent:
         logger.info("agent=%s running (rss %.1f MiB)", self.cfg.agent.id, rss_mb())
         try:
             while not stop.is_set():
-                self._wake.wait(TICK_S)
+                if self.backoff_s:
+                    stop.wait(self.backoff_s)  # acks and new events do not cut it short
+                else:
+                    self._wake.wait(TICK_S)
                 self._wake.clear()
                 self.tick()
         finally:
@@ -237,7 +315,8 @@ class Agent:
             reader.stop()
         deadline = time.monotonic() + flush_s
         while self.publisher.connected() and self.outbox.depth() and time.monotonic() < deadline:
-            self.tick()
+            if not self.tick():
+                break  # a failing loop flushes nothing: stop now
             self._wake.wait(0.05)
             self._wake.clear()
         left = self.outbox.depth()

@@ -16,6 +16,8 @@ Unknown keys are rejected everywhere. Devices are plug-ins chosen by their ``typ
 field (a discriminated union): add a kind by adding a model to :data:`DeviceConfig`.
 Secrets are :class:`~pydantic.SecretStr` and never appear in errors, reprs or logs.
 A relative ``agent.data_dir`` is relative to the configuration file's folder.
+Checks across fields and of the file system (one device per serial port, pyserial URLs,
+a usable ``agent.data_dir``) are in :mod:`facility_edge.config_checks`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,40 @@ from typing import Annotated, Any, Literal
 
 from facility_contracts.envelope import TaskKind
 from facility_contracts.ids import ID_PATTERN
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from facility_edge.config_checks import (
+    data_dir_problems,
+    serial_port_problem,
+    shared_port_problems,
+    shown,
+)
 from facility_edge.errors import ConfigError
 
 NodeId = Annotated[str, Field(pattern=ID_PATTERN, description="id usable as an MQTT topic level")]
 #: A field whose name holds one of these is a secret: its value is never shown.
 _SECRET_WORDS = ("password", "passwd", "secret", "token")
+
+
+def _serial_port(port: str) -> str:
+    """``port`` when :func:`~facility_edge.config_checks.serial_port_problem` finds none."""
+    problem = serial_port_problem(port)
+    if problem is not None:
+        raise PydanticCustomError("serial_port", "{problem}", {"problem": problem})
+    return port
+
+
+#: A serial device path or a pyserial URL whose scheme and form pyserial accepts.
+SerialPort = Annotated[str, AfterValidator(_serial_port)]
 
 
 class _Section(BaseModel):
@@ -114,10 +143,10 @@ class DoorCounterConfig(_Section):
     type: Literal["door_counter"] = Field(description="Device kind: 'door_counter'.")
     id: NodeId = Field(description="Device id: the device level of its event and ack topics.")
     space: NodeId = Field(description="Id of the space the counter counts for (in = entering).")
-    port: str = Field(
+    port: SerialPort = Field(
         min_length=1,
         description="Serial device path (/dev/ttyUSB0, a symlink) or any pyserial URL "
-        "(loop://, socket://host:port, spy://...).",
+        "(loop://, socket://host:port, spy://...); one device per port.",
     )
     baudrate: int = Field(9600, gt=0, le=4_000_000, description="Line speed, bit/s.")
     total_modulus: int = Field(
@@ -174,8 +203,10 @@ class RfidReaderConfig(_TerminalConfig):
     """A 125 kHz RFID badge reader on a serial line (``docs/protocols.md``, RFID reader)."""
 
     type: Literal["rfid_reader"] = Field(description="Device kind: 'rfid_reader'.")
-    port: str = Field(
-        min_length=1, description="Serial device path (/dev/ttyUSB0, a symlink) or pyserial URL."
+    port: SerialPort = Field(
+        min_length=1,
+        description="Serial device path (/dev/ttyUSB0, a symlink) or pyserial URL; one "
+        "device per port.",
     )
     baudrate: int = Field(9600, gt=0, le=4_000_000, description="Line speed, bit/s (9600).")
     repeat_window_s: float = Field(
@@ -351,22 +382,33 @@ def _problem(err: Any) -> str:
     ``mqtt.passwrd``), hidden for secret fields (names holding password, passwd, secret
     or token), only named by its type for a whole mapping or list (a section may hold a
     secret), and shown with a URL's user and password masked (:class:`ConfigError`).
+    A device of no or an unknown ``type`` is reported at ``devices[i].type`` with that
+    value only and the allowed types (:func:`_tag_problem`).
     """
     loc = tuple(err["loc"])
     where = _where(loc)
     value = err.get("input")
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return _tag_problem(err, where)
     if err["type"] == "missing":
         return f"{where}: field required"
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key (not allowed here; check the spelling)"
     if any(word in str(p).lower() for p in loc for word in _SECRET_WORDS):
         return f"{where}: {err['msg']} (value hidden: secret)"
-    if isinstance(value, dict | list):
-        kind = "mapping" if isinstance(value, dict) else "list"
-        return f"{where}: {err['msg']} (value: a {kind})"
-    shown = repr(value)
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return f"{where}: {err['msg']} (value {shown})"
+    return f"{where}: {err['msg']} {shown(value)}"
+
+
+def _tag_problem(err: Any, where: str) -> str:
+    """A discriminated union's missing or unknown tag (``devices[0]``, tag ``type``) as
+    ``devices[0].type: ... (allowed: door_counter, ...) (value 'x')``."""
+    ctx = err.get("ctx") or {}
+    field = str(ctx.get("discriminator", "'type'")).strip("'")
+    allowed = str(ctx.get("expected_tags", "")).replace("'", "") or ", ".join(DEVICE_TYPES)
+    value = err.get("input")
+    if err["type"] == "union_tag_not_found" or not isinstance(value, dict):
+        return f"{where}.{field}: field required (one of: {allowed})"
+    return f"{where}.{field}: unknown device type (allowed: {allowed}) {shown(value.get(field))}"
 
 
 def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> EdgeConfig:
@@ -377,6 +419,9 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         source: the file name, used in error messages.
         base_dir: folder that a relative ``agent.data_dir`` or kiosk ``key_file`` is
             relative to.
+
+    Besides the models' own checks, two devices must not read one serial port
+    (:func:`~facility_edge.config_checks.shared_port_problems`: symlinks resolved).
 
     Raises:
         ConfigError: naming ``source``, each field path and the offending value.
@@ -391,6 +436,9 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         cfg = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_problem(e) for e in exc.errors(include_url=False)]) from exc
+    shared = shared_port_problems(cfg.devices)
+    if shared:
+        raise ConfigError(source, shared)
     return cfg if base_dir is None else _relative_to(cfg, base_dir)
 
 
@@ -411,6 +459,10 @@ def _relative_to(cfg: EdgeConfig, base_dir: Path) -> EdgeConfig:
 def load_config(path: str | Path) -> EdgeConfig:
     """Read and validate a YAML configuration file (UTF-8, no duplicate keys).
 
+    The parts of ``agent.data_dir`` that are the same for every user are checked too
+    (:func:`check_data_dir` without ``writable``): a folder or one that can be made, not
+    on a read-only file system.
+
     Raises:
         ConfigError: unreadable file, not UTF-8 (with the byte, line and column), YAML
             syntax error or duplicate key (with line and column), or invalid content
@@ -423,7 +475,27 @@ def load_config(path: str | Path) -> EdgeConfig:
         data = read_yaml(path)
     except YamlFileError as exc:
         raise ConfigError(str(path), [str(exc)]) from exc
-    return parse_config(data, str(path), path.resolve().parent)
+    cfg = parse_config(data, str(path), path.resolve().parent)
+    check_data_dir(cfg, str(path), writable=False)
+    return cfg
+
+
+def check_data_dir(cfg: EdgeConfig, source: str, *, writable: bool) -> None:
+    """Refuse an ``agent.data_dir`` the agent cannot use
+    (:func:`~facility_edge.config_checks.data_dir_problems`).
+
+    Args:
+        cfg: the configuration (``data_dir`` already made absolute by :func:`load_config`).
+        source: the file name, for the message.
+        writable: also check that the current user may create or write the folder and
+            its outbox file: only where the caller runs as the agent's user (``run``).
+
+    Raises:
+        ConfigError: ``FILE: agent.data_dir: problem (value '/path')``.
+    """
+    problems = data_dir_problems(cfg.agent.data_dir, cfg.outbox_path.name, writable=writable)
+    if problems:
+        raise ConfigError(source, problems)
 
 
 def json_schema() -> str:

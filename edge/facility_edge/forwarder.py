@@ -14,7 +14,9 @@ an earlier boot) the forwarder subscribes to that device's ack topic, on the sam
 connection and so before the event is published. Nothing else deletes
 events. After a reconnect every unconfirmed event is due at once: the broker may have
 lost what it had accepted (a SIGKILLed broker loses unsaved messages); events sent
-on the new connection are not repeated.
+on the new connection are not repeated. An ack the outbox cannot apply is logged at
+ERROR once per distinct error (then DEBUG, and INFO when acks apply again); its events
+keep their send time, so they are sent again only after the ack timeout.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class Forwarder:
         self.acked = 0
         self.bad_acks = 0
         self.rejected = 0
+        self.failed_acks = 0
+        self._ack_error: str | None = None
 
     def ack_topics(self, device_ids: list[str]) -> list[str]:
         """The ack topics to subscribe to (one per device id); remembered as subscribed."""
@@ -143,8 +147,14 @@ class Forwarder:
                     dict(list(ack.rejected.items())[:5]),
                 )
         except OutboxError as exc:  # the events stay; the gateway confirms them again
-            logger.error("site=%s could not apply ack on %s: %s", self.site, topic, exc)
+            self.failed_acks += 1
+            log = logger.debug if str(exc) == self._ack_error else logger.error
+            log("site=%s could not apply ack on %s: %s", self.site, topic, exc)
+            self._ack_error = str(exc)
             return
+        if self._ack_error is not None:
+            logger.info("site=%s acks apply again (%d failed)", self.site, self.failed_acks)
+            self._ack_error = None
         self.acked += deleted
         logger.debug(
             "site=%s ack on %s: %d ids, %d deleted", self.site, topic, len(ack.ids), deleted

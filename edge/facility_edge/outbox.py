@@ -17,6 +17,9 @@ Delivery rules (``docs/architecture.md``, "Delivery guarantee"):
    append is refused with :class:`~facility_edge.errors.OutboxFull` and nothing is
    deleted (the agent raises an alert in its status; door counter totals are
    cumulative, so refused crossings are counted by the next accepted batch).
+5. A durable outbox that finds its file corrupt rebuilds itself from what it can still
+   read (:mod:`facility_edge.outbox_recovery`) and reports each rebuild once through
+   :meth:`Outbox.take_recoveries`; the agent turns it into an ``outbox_recovered`` notice.
 
 Times given to the outbox (``now_ms``) are monotonic ms of the current process and
 are kept in memory only (:class:`SentTimes`): a reopened outbox treats every stored
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from facility_contracts.envelope import (
@@ -44,6 +49,41 @@ from facility_edge.errors import OutboxError, OutboxFull
 
 #: Any contract event an edge agent records.
 Event = DoorCrossing | DeviceNotice | CheckIn | SatisfactionVote | HealthReading
+
+
+class OutboxUnusable(OutboxError):
+    """The outbox cannot be opened (or rebuilt) and a person must act: its folder or file
+    cannot be created, written or renamed (permissions, read-only file system, a file
+    where the folder should be) or the folder is writable by other users. Restarting
+    does not help, so ``run`` exits with code 2 when opening fails so (systemd does not
+    restart it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A corrupt outbox file replaced by a fresh one holding what could still be read.
+
+    Attributes:
+        kept_as: the corrupt file, moved aside (its ``-wal``/``-shm`` next to it, same
+            name plus suffix), mode 0600, kept for the technician.
+        salvaged: events copied into the fresh outbox (same ids, boots and seqs).
+        lost: events known lost (the outbox's count minus ``salvaged``); None when the
+            count could not be read.
+        reason: the SQLite error (or ``integrity_check`` finding) that revealed the damage.
+    """
+
+    kept_as: Path
+    salvaged: int
+    lost: int | None
+    reason: str
+
+    def summary(self) -> str:
+        """One line for the log and the notice: file kept, events salvaged and lost."""
+        lost = "an unknown number" if self.lost is None else str(self.lost)
+        return (
+            f"outbox corrupt ({self.reason[:80]}): kept as {self.kept_as.name}; "
+            f"{self.salvaged} events salvaged, {lost} lost"
+        )
 
 
 class Outbox(Protocol):
@@ -94,6 +134,10 @@ class Outbox(Protocol):
         """The state saved under ``key``, or None."""
         ...
 
+    def take_recoveries(self) -> list[Recovery]:
+        """Rebuilds after corruption since the last call, oldest first (then forgotten)."""
+        ...
+
     def close(self) -> None:
         """Release resources; the outbox is unusable afterwards."""
         ...
@@ -113,24 +157,36 @@ class SentTimes:
     Kept in memory on purpose: a send time means nothing to another process, and
     keeping it out of the database saves one synchronous write per send. Its size stays
     near ``max_inflight`` because :meth:`Outbox.pending` re-sends the oldest first.
+
+    Ids sent but not found in the outbox (acked meanwhile, or invisible to a damaged
+    index) are kept apart for one ack timeout (:meth:`mark_unseen`): not due again, not
+    counted in flight, then dropped.
     """
 
     def __init__(self, ack_timeout_ms: int) -> None:
         self.ack_timeout_ms = ack_timeout_ms
         self._sent: dict[str, int] = {}
+        self._unseen: dict[str, int] = {}
 
     def due(self, event_id: str, now_ms: int) -> bool:
         """True when the event was never sent or its confirmation is overdue."""
-        sent = self._sent.get(event_id)
+        sent = self._sent.get(event_id, self._unseen.get(event_id))
         return sent is None or sent <= now_ms - self.ack_timeout_ms
 
     def mark(self, ids: Iterable[str], now_ms: int) -> None:
         for i in ids:
             self._sent[i] = now_ms
 
+    def mark_unseen(self, ids: Iterable[str], now_ms: int) -> None:
+        """Remember ids sent at ``now_ms`` that the outbox did not find (see class doc)."""
+        due = now_ms - self.ack_timeout_ms
+        self._unseen = {i: t for i, t in self._unseen.items() if t > due}
+        self._unseen.update(dict.fromkeys(ids, now_ms))
+
     def forget(self, ids: Iterable[str]) -> None:
         for i in ids:
             self._sent.pop(i, None)
+            self._unseen.pop(i, None)
 
     def inflight(self, now_ms: int) -> int:
         due = now_ms - self.ack_timeout_ms
@@ -209,6 +265,10 @@ class MemoryOutbox:
     def load_state(self, key: str) -> str | None:
         with self._lock:
             return self._state.get(key)
+
+    def take_recoveries(self) -> list[Recovery]:
+        """Memory is never corrupt: always empty."""
+        return []
 
     def close(self) -> None:
         """Nothing to release."""

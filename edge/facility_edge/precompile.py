@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import compileall
 import importlib
+import importlib.util
+import os
 import sys
+from dataclasses import dataclass, field
 from typing import TextIO
 
 #: The agent's modules, every device type included.
@@ -49,6 +52,10 @@ RUN_TIME_MODULES = (
     "paho.mqtt.properties",
     "serial",
     "serial.serialposix",
+    "serial.urlhandler",  # the configuration lists pyserial's URL schemes
+    "serial.urlhandler.protocol_socket",  # serial-to-Ethernet converters
+    "serial.urlhandler.protocol_rfc2217",
+    "pkgutil",
     "sqlite3",
     "ctypes",
     "gc",
@@ -70,31 +77,72 @@ def sources() -> list[str]:
     :data:`CAMERA_MODULES`, then lists the ``__file__`` of everything in ``sys.modules``
     that is Python source (extension modules and frozen modules have none).
     """
-    for name in (*AGENT_MODULES, *RUN_TIME_MODULES):
-        importlib.import_module(name)
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # precompile writes
     try:
-        for name in CAMERA_MODULES:
+        for name in (*AGENT_MODULES, *RUN_TIME_MODULES):
             importlib.import_module(name)
-    except ImportError:  # no camera extra on this board: nothing of it to compile
-        pass
+        try:
+            for name in CAMERA_MODULES:
+                importlib.import_module(name)
+        except ImportError:  # no camera extra on this board: nothing of it to compile
+            pass
+    finally:
+        sys.dont_write_bytecode = saved
     files = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
     return sorted(f for f in files if isinstance(f, str) and f.endswith(".py"))
 
 
-def precompile(paths: list[str]) -> list[str]:
-    """Write the level-2 bytecode of each source file next to it (``__pycache__``) with
-    :func:`compileall.compile_file`, which leaves bytecode that is already current alone;
-    returns the files that failed (read-only place, syntax error: compileall prints why)."""
-    return [p for p in paths if not compileall.compile_file(p, quiet=1, optimize=LEVEL)]
+@dataclass(frozen=True)
+class Compiled:
+    """What :func:`precompile` found for each source file (paths as given)."""
+
+    written: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    """Inode, modification time (ns) and size of ``path``; None when it is missing.
+    compileall writes a new file and renames it over the old one: a new inode."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def precompile(paths: list[str]) -> Compiled:
+    """Write the level-2 bytecode of each source file (``__pycache__``, or under
+    ``sys.pycache_prefix``) with :func:`compileall.compile_file`, which leaves bytecode
+    that is already current alone.
+
+    Returns:
+        The files whose bytecode was written (its cache file new or replaced), was already
+        current, or failed (read-only place, syntax error: compileall prints why).
+    """
+    done = Compiled()
+    for path in paths:
+        cached = importlib.util.cache_from_source(path, optimization=LEVEL)
+        before = _stamp(cached)
+        if not compileall.compile_file(path, quiet=1, optimize=LEVEL):
+            done.failed.append(path)
+            continue
+        (done.written if _stamp(cached) != before else done.current).append(path)
+    return done
 
 
 def main_precompile(out: TextIO) -> int:
-    """``precompile``: write the bytecode and one summary line on ``out``. Exit 0, or 1
-    when any file failed."""
+    """``python -m facility_edge precompile``: write the bytecode and one summary line on
+    ``out``: ``precompile: level-2 bytecode of the agent's N modules: W written, C already
+    current[, F failed: FILE, ...]``. Exit 0, or 1 when any file failed. (The few modules
+    Python loaded to start this command may have had their bytecode written by that
+    import already, unless ``-B``: they count as current.)
+    """
     paths = sources()
-    failed = precompile(paths)
+    done = precompile(paths)
+    failed = f", {len(done.failed)} failed: {', '.join(done.failed)}" if done.failed else ""
     out.write(
-        f"precompile: level-{LEVEL} bytecode of the agent's {len(paths)} modules is current"
-        + (f" except {len(failed)}: {', '.join(failed)}\n" if failed else "\n")
+        f"precompile: level-{LEVEL} bytecode of the agent's {len(paths)} modules: "
+        f"{len(done.written)} written, {len(done.current)} already current{failed}\n"
     )
-    return 1 if failed else 0
+    return 1 if done.failed else 0

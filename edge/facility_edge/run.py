@@ -4,8 +4,9 @@ Kept free of Typer/Click: ``facility edge run`` execs ``python -OO -m facility_e
 run`` in the same process (same PID, so systemd and signals see no difference), so the
 agent carries neither the command line's modules nor docstrings. Memory budget (VmRSS,
 target 40 MB): see :func:`limit_malloc_arenas` and
-:func:`facility_edge.status.trim_memory`. Exit codes: 0 clean stop, 2 invalid
-configuration (or an unusable pseudonym key file), 1 failure.
+:func:`facility_edge.status.trim_memory`. Exit codes: 0 clean stop, 2 a person must act
+(invalid configuration, an unusable pseudonym key file, an outbox that cannot be written:
+see :func:`run_agent`), 1 other failures (systemd restarts those).
 """
 
 from __future__ import annotations
@@ -65,15 +66,28 @@ def stop_on_signal(stop: threading.Event) -> Callable[[int, object], None]:
     return handler
 
 
-def load_checked(config: Path) -> EdgeConfig | None:
-    """The configuration with its kiosks' key files checked; None after writing each
-    problem to stderr (``FILE: field: problem``, secrets never shown)."""
-    from facility_edge.config import load_config
+def load_checked(config: Path, *, writable: bool = True) -> EdgeConfig | None:
+    """The configuration with its data folder and kiosks' key files checked; None after
+    writing each problem to stderr (``FILE: field: problem (value ...)``, secrets never
+    shown).
+
+    Args:
+        config: the YAML file.
+        writable: also check that this process's user may create and write
+            ``agent.data_dir`` (:func:`facility_edge.config.check_data_dir`). True for
+            ``run``, which runs as the agent's user; ``check`` passes False, as it runs as
+            root at install time (``install.sh``), who may write anywhere, or by hand as
+            someone other than the agent's user (systemd's ``StateDirectory=`` makes the
+            folder the agent's only when the unit starts).
+    """
+    from facility_edge.config import check_data_dir, load_config
     from facility_edge.errors import ConfigError
     from facility_edge.pseudonym import check_key_files
 
     try:
-        cfg = load_config(config)
+        cfg = load_config(config)  # checks what of agent.data_dir is the same for all users
+        if writable:
+            check_data_dir(cfg, str(config), writable=True)
         check_key_files(cfg)  # a kiosk's pseudonym key: refuse to start without it
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
@@ -99,8 +113,11 @@ def describe(config: Path, cfg: EdgeConfig) -> str:
 
 
 def check_config(config: Path) -> int:
-    """``check --config F``: 0 and a summary on stdout, or 2 and the problems on stderr."""
-    cfg = load_checked(config)
+    """``check --config F``: 0 and a summary on stdout, or 2 and the problems on stderr.
+
+    Whether the agent's user may write ``agent.data_dir`` is left to ``run``
+    (:func:`load_checked`)."""
+    cfg = load_checked(config, writable=False)
     if cfg is None:
         return 2
     sys.stdout.write(describe(config, cfg) + "\n")
@@ -108,20 +125,40 @@ def check_config(config: Path) -> int:
 
 
 def run_agent(config: Path, log_level: str = "INFO", flush_s: float = 3.0) -> int:
-    """Load the configuration and run the agent until SIGTERM/SIGINT; returns the exit code."""
+    """Load the configuration and run the agent until SIGTERM/SIGINT; returns the exit code.
+
+    Exit codes (the systemd unit restarts on 1, not on 2: ``RestartPreventExitStatus=2``):
+    0 clean stop; 2 a person must act: invalid configuration or key file, or an outbox
+    that cannot be used (:class:`~facility_edge.outbox.OutboxUnusable`: its folder or file
+    not writable, a read-only file system, a folder open to other users); 1 any other
+    failure (disk full, I/O error: restarting may help). A damaged outbox is no failure:
+    it is rebuilt from what can be read and the damaged file kept aside
+    (:mod:`facility_edge.outbox_recovery`). Outbox failures are one ERROR line, no
+    traceback.
+    """
     limit_malloc_arenas()
     setup_logging(log_level)
     cfg = load_checked(config)
     if cfg is None:
         return 2
     from facility_edge.agent import Agent
+    from facility_edge.errors import OutboxError
+    from facility_edge.outbox import OutboxUnusable
 
     stop = threading.Event()
     handler = stop_on_signal(stop)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     try:
-        Agent(cfg).run(stop, flush_s=flush_s)
+        agent = Agent(cfg)
+    except OutboxUnusable as exc:
+        logger.error("%s; fix it, then start the agent again (exit 2, not restarted)", exc)
+        return 2
+    except OutboxError as exc:
+        logger.error("%s (exit 1: restarted)", exc)
+        return 1
+    try:
+        agent.run(stop, flush_s=flush_s)
     except Exception:
         logger.exception("agent failed")
         return 1

@@ -98,12 +98,17 @@ def test_bad_device_field_names_list_index(tmp_path: Path) -> None:
 
 
 def test_unknown_device_type_is_rejected(tmp_path: Path) -> None:
-    """A device of an unknown kind is rejected naming the kind."""
+    """A device of an unknown kind is rejected at devices[i].type, naming the kind and the
+    allowed kinds."""
     data = minimal()
     data["devices"][0]["type"] = "thermometer"
+    path = write(tmp_path, data)
     with pytest.raises(ConfigError) as err:
-        load_config(write(tmp_path, data))
-    assert "devices[0]" in str(err.value) and "thermometer" in str(err.value)
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}: devices[0].type: unknown device type (allowed: door_counter, rfid_reader, "
+        "qr_camera, health_kiosk) (value 'thermometer')"
+    )
 
 
 def test_duplicate_device_ids_are_rejected() -> None:

@@ -28,35 +28,47 @@ def free_port() -> int:
 
 
 def test_precompile_writes_level_2_bytecode_and_names_failures(tmp_path: Path) -> None:
+    """Bytecode is written once, then found current; a syntax error is a failure."""
     good = tmp_path / "good.py"
     good.write_text('"""A docstring -OO drops."""\nX = 1\n')
     bad = tmp_path / "bad.py"
     bad.write_text("def broken(:\n")
-    failed = precompile([str(good), str(bad)])
-    assert failed == [str(bad)]
+    done = precompile([str(good), str(bad)])
+    assert (done.written, done.current, done.failed) == ([str(good)], [], [str(bad)])
     cfile = Path(importlib.util.cache_from_source(str(good), optimization=LEVEL))
     assert cfile.name == f"good.{sys.implementation.cache_tag}.opt-2.pyc" and cfile.is_file()
     assert not Path(importlib.util.cache_from_source(str(bad), optimization=LEVEL)).exists()
     before = cfile.stat().st_mtime_ns
-    assert precompile([str(good)]) == []  # current bytecode is left alone
+    again = precompile([str(good)])  # current bytecode is left alone
+    assert (again.written, again.current, again.failed) == ([], [str(good)], [])
     assert cfile.stat().st_mtime_ns == before
 
 
-def test_agent_after_precompile_compiles_nothing(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+def precompile_run(env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-OO", "-m", "facility_edge", "precompile"],
+        [sys.executable, "-B", "-OO", "-m", "facility_edge", "precompile"],  # -B: exact counts
         env=env,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    count = int(re.search(r"agent's (\d+) modules", done.stdout).group(1))  # type: ignore[union-attr]
+    return done.stdout
+
+
+def test_agent_after_precompile_compiles_nothing(tmp_path: Path) -> None:
+    """precompile writes every module's bytecode into an empty cache folder (and none on a
+    second run); the agent, run as the unit runs it, then compiles nothing from source."""
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    first = precompile_run(env)
+    count = int(re.search(r"agent's (\d+) modules", first).group(1))  # type: ignore[union-attr]
     assert count > 100  # the agent's own modules, its libraries' and the standard library's
+    head = f"precompile: level-{LEVEL} bytecode of the agent's {count} modules: "
+    assert first == f"{head}{count} written, 0 already current\n"  # an empty cache folder
     written = list((tmp_path / "pyc").rglob("*.opt-2.pyc"))
     assert len(written) == count
+    assert precompile_run(env) == f"{head}0 written, {count} already current\n"
 
     config = tmp_path / "edge.yaml"
     config.write_text(

@@ -93,7 +93,8 @@ def dashboard() -> Json:
             "Device notices",
             select('sum("count") AS "notices"', "device_notice", RAW_SITE, [*per_device, "code"]),
             "What the edge noticed per device: power_cycle, wrap, frame_gap, clock_step, "
-            "reconnected.",
+            "reconnected, reading_rejected (a kiosk reading refused), outbox_recovered (the "
+            "board's outbox was damaged and rebuilt: see its journal; docs/deploy.md).",
             size=(24, 8),
         ),
     ]
