@@ -41,6 +41,7 @@ from pydantic_core import PydanticCustomError
 
 from facility_edge.config_checks import (
     data_dir_problems,
+    duplicate_id_problems,
     serial_port_problem,
     shared_port_problems,
     shown,
@@ -320,11 +321,7 @@ class EdgeConfig(_Section):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> EdgeConfig:
-        seen = {self.agent.id}
-        for name in (d.id for d in self.devices):
-            if name in seen:
-                raise ValueError(f"device id {name!r} used twice (or equals agent.id)")
-            seen.add(name)
+        seen = {self.agent.id, *(d.id for d in self.devices)}  # repeats: duplicate_id_problems
         for dev, kiosk in (
             (d, k) for d in self.devices if d.type == "health_kiosk" for k in d.kiosks
         ):
@@ -420,8 +417,10 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         base_dir: folder that a relative ``agent.data_dir`` or kiosk ``key_file`` is
             relative to.
 
-    Besides the models' own checks, two devices must not read one serial port
-    (:func:`~facility_edge.config_checks.shared_port_problems`: symlinks resolved).
+    Besides the models' own checks, ids must be unique (agent and devices:
+    :func:`~facility_edge.config_checks.duplicate_id_problems`) and two devices must not
+    read one serial port (:func:`~facility_edge.config_checks.shared_port_problems`:
+    symlinks resolved).
 
     Raises:
         ConfigError: naming ``source``, each field path and the offending value.
@@ -436,9 +435,9 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
         cfg = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_problem(e) for e in exc.errors(include_url=False)]) from exc
-    shared = shared_port_problems(cfg.devices)
-    if shared:
-        raise ConfigError(source, shared)
+    problems = duplicate_id_problems(cfg.agent.id, cfg.devices) + shared_port_problems(cfg.devices)
+    if problems:
+        raise ConfigError(source, problems)
     return cfg if base_dir is None else _relative_to(cfg, base_dir)
 
 

@@ -173,6 +173,20 @@ def port_key(port: str) -> str | None:
     return port
 
 
+def duplicate_id_problems(agent_id: str, devices: Sequence[Any]) -> list[str]:
+    """One problem for each device whose ``id`` the agent or an earlier device already
+    bears (ids are topic levels and outbox keys: they must be unique)."""
+    first = {agent_id: "agent.id"}
+    problems: list[str] = []
+    for i, dev in enumerate(devices):
+        where = f"devices[{i}].id"
+        if dev.id in first:
+            problems.append(f"{where}: already the id of {first[dev.id]} {shown(dev.id)}")
+        else:
+            first[dev.id] = where
+    return problems
+
+
 def shared_port_problems(devices: Sequence[Any]) -> list[str]:
     """One problem for each device whose ``port`` (:func:`port_key`) an earlier device
     already reads, naming both; devices without a ``port`` field are not serial."""

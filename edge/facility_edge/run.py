@@ -115,12 +115,18 @@ def describe(config: Path, cfg: EdgeConfig) -> str:
 def check_config(config: Path) -> int:
     """``check --config F``: 0 and a summary on stdout, or 2 and the problems on stderr.
 
-    Whether the agent's user may write ``agent.data_dir`` is left to ``run``
+    Whether this user may write ``agent.data_dir`` is checked unless it is root (who may
+    write anywhere, and runs ``check`` at install time): run it as the agent's user
+    (``sudo -u facility-edge ... check``) to check that too; ``run`` always does
     (:func:`load_checked`)."""
-    cfg = load_checked(config, writable=False)
+    import os
+
+    as_root = os.geteuid() == 0
+    cfg = load_checked(config, writable=not as_root)
     if cfg is None:
         return 2
-    sys.stdout.write(describe(config, cfg) + "\n")
+    note = " (write permission on agent.data_dir not checked as root)" if as_root else ""
+    sys.stdout.write(describe(config, cfg) + note + "\n")
     return 0
 
 

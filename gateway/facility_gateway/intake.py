@@ -209,14 +209,10 @@ class Intake:
             return
         if event_id is None and payload is not None:
             event_id = payload_id(payload)
-        shown = payload[:80] if payload is not None else b""
+        # the pipeline's rejections (after decoding) name the event; no payload is at hand
+        shown = "" if payload is None else f"; payload {payload[:80]!r}"
         logger.log(
-            level,
-            "rejected message on %s (event %s): %s; payload %r",
-            topic,
-            event_id or "?",
-            exc,
-            shown,
+            level, "rejected message on %s (event %s): %s%s", topic, event_id or "?", exc, shown
         )
 
 

@@ -112,11 +112,19 @@ def test_unknown_device_type_is_rejected(tmp_path: Path) -> None:
 
 
 def test_duplicate_device_ids_are_rejected() -> None:
-    """Two devices with one id (or a device named like the agent) are rejected."""
+    """Two devices with one id, or a device named like the agent: the later one's
+    ``devices[i].id`` is named with the place that already bears the id."""
     data = minimal()
-    data["devices"].append(dict(data["devices"][0]))
-    with pytest.raises(ConfigError, match="used twice"):
-        parse_config(data)
+    first = data["devices"][0]
+    data["devices"] += [{**first, "port": "/dev/ttyUSB7"}, {**first, "id": data["agent"]["id"]}]
+    data["devices"][2]["port"] = "/dev/ttyUSB8"
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, source="edge.yaml")
+    dev, agent = first["id"], data["agent"]["id"]
+    assert str(err.value).splitlines() == [
+        f"edge.yaml: devices[1].id: already the id of devices[0].id (value {dev!r})",
+        f"edge.yaml: devices[2].id: already the id of agent.id (value {agent!r})",
+    ]
 
 
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:

@@ -341,7 +341,7 @@ def test_data_dir_without_permission_is_refused_by_run_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`run` (load_checked) refuses a data_dir its user may not create, naming the user;
-    `check` (run as root at install) does not judge permissions."""
+    `check` judges permissions too unless run as root (at install), and then says so."""
     denied = tmp_path
     monkeypatch.setattr(config_checks, "_may", lambda p, mode: p != denied)
     path = write(tmp_path, config([], data_dir="var/edge"))
@@ -351,8 +351,14 @@ def test_data_dir_without_permission_is_refused_by_run_only(
         f"{path}: agent.data_dir: cannot be created in '{tmp_path}': no permission for user "
         f"{user} (value '{tmp_path / 'var' / 'edge'}')\n"
     )
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert check_config(path) == 0
-    assert capsys.readouterr().out.startswith(f"{path}: ok: agent edge-1")
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: ok: agent edge-1")
+    assert out.endswith(" (write permission on agent.data_dir not checked as root)\n")
+    monkeypatch.setattr(os, "geteuid", lambda: 65534)  # e.g. sudo -u facility-edge ... check
+    assert check_config(path) == 2
+    assert "agent.data_dir: cannot be created in" in capsys.readouterr().err
 
 
 def test_unwritable_outbox_file_is_refused_by_run(
