@@ -135,16 +135,38 @@ def test_notice_point() -> None:
 
 
 def _event(kind: str, body: dict[str, Any], seq: int = 9) -> Any:
-    return codec.decode_event(json.dumps({
-        "v": 1, "id": f"evt-{seq:08d}", "device": "dc-main", "boot": "b1", "seq": seq,
-        "ts": NOW - 5, "mono": 1, "synced": True, "kind": kind, "body": body,
-    }))
+    return codec.decode_event(
+        json.dumps(
+            {
+                "v": 1,
+                "id": f"evt-{seq:08d}",
+                "device": "dc-main",
+                "boot": "b1",
+                "seq": seq,
+                "ts": NOW - 5,
+                "mono": 1,
+                "synced": True,
+                "kind": kind,
+                "body": body,
+            }
+        )
+    )
 
 
 def test_checkin_point_has_no_badge() -> None:
-    """A check-in becomes a checkin point tagged by checkpoint, task and method; the badge stays out."""
-    ev = _event("checkin", {"badge": "04A23B1C", "checkpoint": "cp-sandpit", "space": "kids-play",
-                            "task": "disinfection", "method": "rfid", "proof": "badge"})
+    """A check-in becomes a checkin point tagged by checkpoint, task and method; the badge
+    stays out."""
+    ev = _event(
+        "checkin",
+        {
+            "badge": "04A23B1C",
+            "checkpoint": "cp-sandpit",
+            "space": "kids-play",
+            "task": "disinfection",
+            "method": "rfid",
+            "proof": "badge",
+        },
+    )
     assert to_line(event_point(TOPIC, ev, NOW, NOW)) == (
         "checkin,checkpoint=cp-sandpit,clock=synced,device=dc-main,method=rfid,site=xh-01,"
         f"space=kids-play,task=disinfection count=1i,seq=9i {(NOW - 5) * 10**6 + 9}"

@@ -207,7 +207,8 @@ def test_refused_point_isolated_by_splitting(tmp_path: Path) -> None:
 
 
 def test_mapping_rejections_counted(rig: Rig) -> None:
-    """Events refused by the mapping are counted by reason, not written, and confirmed as rejected."""
+    """Events refused by the mapping are counted by reason, not written, and confirmed as
+    rejected."""
     good = door_event("dc-a", 1)
     wrong_device = door_event("dc-b", 2)
     future = door_event("dc-a", 3, ts=now_ms() + 3_600_000)
@@ -219,7 +220,10 @@ def test_mapping_rejections_counted(rig: Rig) -> None:
     assert rig.acks.all_ids() == [good.id]
     assert rig.stats.rejected() == {"device_mismatch": 1, "ts_in_future": 1}
     assert rig.acks.rejected == {
-        f"facility/v1/{SITE}/dc-a/ack": {future.id: "ts_in_future", wrong_device.id: "device_mismatch"}
+        f"facility/v1/{SITE}/dc-a/ack": {
+            future.id: "ts_in_future",
+            wrong_device.id: "device_mismatch",
+        }
     }
 
 
