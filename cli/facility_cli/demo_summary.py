@@ -219,6 +219,24 @@ UTILISATION_NOTE = (
 )
 
 
+def health_line(h: dict[str, Any]) -> str:
+    """The device-health sentence: counts by state, naming the devices offline or never seen
+    (``site/code``, from the health tick's summary), and the alerts not resolved by kind."""
+
+    def state(name: str) -> str:
+        devices = h.get(f"{name}_devices") or []
+        listed = f" ({', '.join(devices)})" if devices else ""
+        return f"{h.get(name, 0)} {name.replace('_', ' ')}{listed}"
+
+    unresolved = Counter(a["kind"] for a in h.get("open_alerts", []))
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(unresolved.items()))
+    return (
+        f"Device health now: {h.get('online', 0)} online, {state('offline')}, "
+        f"{state('never_seen')}, of {h.get('devices', 0)} devices; alerts not resolved: "
+        f"{sum(unresolved.values())}" + (f" ({kinds})." if kinds else ".")
+    )
+
+
 def utilisation_title(util: dict[str, Any]) -> str:
     """The utilisation table's title with its local days, the last one included
     (``utilisation.to`` is the exclusive end): ``2026-11-22..11-28``."""
@@ -312,17 +330,7 @@ def render(result: dict[str, Any]) -> None:
         f"{p['duplicates_dropped']} duplicates dropped, rejected: {p['rejected'] or 'none'}; "
         f"events still waiting on the edge: {p['edge_outbox_left']}; {p['elapsed_s']} s."
     )
-    unresolved = Counter(a["kind"] for a in h.get("open_alerts", []))
-    console.print(
-        f"Device health now: {h.get('online', 0)} online, {h.get('offline', 0)} offline, "
-        f"{h.get('never_seen', 0)} never seen, of {h.get('devices', 0)} devices; alerts not "
-        f"resolved: {sum(unresolved.values())}"
-        + (
-            f" ({', '.join(f'{k} {v}' for k, v in sorted(unresolved.items()))})."
-            if unresolved
-            else "."
-        )
-    )
+    console.print(escape(health_line(h)))
     console.print(day_line(result["safety_tasks"]))
     console.print(kiosk_line(result["health_kiosk"]))
     console.print(

@@ -12,6 +12,7 @@ from facility_cli.demo_summary import (
     UTILISATION_COLUMNS,
     UTILISATION_NOTE,
     fmt_number,
+    health_line,
     scorecard_clause,
     scorecard_rows,
     summarise,
@@ -199,3 +200,30 @@ def test_all_stored_exactly_needs_the_server_too() -> None:
     assert done["pipeline"]["all_stored_exactly"] is True
     assert lagging["door_traffic"]["spaces"][0]["matches_file"] is True
     assert lagging["pipeline"]["all_stored_exactly"] is False
+
+
+def test_health_line_names_devices_offline_or_never_seen() -> None:
+    """Counts by state, the devices offline or never seen by name, open alerts by kind."""
+    h = {
+        "devices": 19,
+        "online": 16,
+        "offline": 1,
+        "never_seen": 2,
+        "offline_devices": ["shuguang/ci-kids-play"],
+        "never_seen_devices": ["shuguang/bt-culture", "shuguang/qr-gate"],
+        "open_alerts": [
+            {"kind": "task_missed"},
+            {"kind": "device_offline"},
+            {"kind": "task_missed"},
+        ],
+    }
+    assert health_line(h) == (
+        "Device health now: 16 online, 1 offline (shuguang/ci-kids-play), 2 never seen "
+        "(shuguang/bt-culture, shuguang/qr-gate), of 19 devices; alerts not resolved: 3 "
+        "(device_offline 1, task_missed 2)."
+    )
+    quiet = {"devices": 2, "online": 2, "offline": 0, "never_seen": 0}
+    assert health_line(quiet) == (
+        "Device health now: 2 online, 0 offline, 0 never seen, of 2 devices; alerts not "
+        "resolved: 0."
+    )
