@@ -33,7 +33,7 @@ from facility_edge import SOFTWARE
 from facility_edge.clock import Clock, SystemClock
 from facility_edge.config import EdgeConfig
 from facility_edge.door_counter import start_door_counter
-from facility_edge.errors import EdgeError
+from facility_edge.errors import EdgeError, ErrorStreak
 from facility_edge.forwarder import Forwarder
 from facility_edge.outbox import Outbox, Recovery
 from facility_edge.publisher import Message, Publisher
@@ -148,8 +148,7 @@ class Agent:
         self._last_status_ms: int | None = None
         #: Seconds to wait before the next iteration (0: the normal wake-up).
         self.backoff_s = 0.0
-        self._loop_error: str | None = None
-        self._loop_failures = 0
+        self._streak = ErrorStreak()
         self._unreported: list[Recovery] = []
 
     def _paho(self) -> Publisher:
@@ -206,29 +205,28 @@ class Agent:
         except Exception as exc:  # loop boundary: log once, back off, carry on
             self._failed(exc)
             return False
-        if self._loop_error is not None:
+        failures = self._streak.recovered()
+        if failures is not None:
             logger.info(
                 "agent=%s loop works again after %d failed iterations",
                 self.cfg.agent.id,
-                self._loop_failures,
+                failures,
             )
-        self._loop_error, self._loop_failures, self.backoff_s = None, 0, 0.0
+        self.backoff_s = 0.0
         return True
 
     def _failed(self, exc: Exception) -> None:
         """Count a failed iteration, double the back-off, log when the error is new."""
-        self._loop_failures += 1
         self.backoff_s = min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, self.backoff_s * 2))
         error = f"{type(exc).__name__}: {exc}"
-        if error == self._loop_error:
+        if not self._streak.failed(error):
             logger.debug(
                 "agent=%s loop still failing (%d): %s",
                 self.cfg.agent.id,
-                self._loop_failures,
+                self._streak.failures,
                 error,
             )
             return
-        self._loop_error = error
         logger.error(
             "agent=%s loop iteration failed: %s; retrying every %.1f-%.0f s (logged again "
             "when the error changes)",

@@ -51,3 +51,26 @@ class OutboxFull(OutboxError):
     totals are cumulative, so crossings refused now are counted by the first batch
     accepted later (see :mod:`facility_edge.door_counter`).
     """
+
+
+class ErrorStreak:
+    """A failure that may repeat, logged once: :meth:`failed` says whether the error is
+    new (log it fully) or a repeat of the last one (log it at DEBUG); :meth:`recovered`
+    ends the streak and returns how many failures it had (None when there was none), for
+    one "works again" line. Pure bookkeeping: the caller logs, with its own words."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+        self.failures = 0
+
+    def failed(self, error: str) -> bool:
+        """Count a failure; True when ``error`` differs from the last one."""
+        self.failures += 1
+        new, self.error = error != self.error, error
+        return new
+
+    def recovered(self) -> int | None:
+        """End the streak: its number of failures, or None when nothing had failed."""
+        ended = self.failures if self.error is not None else None
+        self.error, self.failures = None, 0
+        return ended

@@ -28,7 +28,7 @@ from facility_contracts import codec, topics
 from facility_contracts.errors import ContractError
 
 from facility_edge.clock import Clock
-from facility_edge.errors import OutboxError
+from facility_edge.errors import ErrorStreak, OutboxError
 from facility_edge.outbox import Outbox
 from facility_edge.publisher import Message, Publisher
 
@@ -79,7 +79,7 @@ class Forwarder:
         self.bad_acks = 0
         self.rejected = 0
         self.failed_acks = 0
-        self._ack_error: str | None = None
+        self._ack_streak = ErrorStreak()
 
     def ack_topics(self, device_ids: list[str]) -> list[str]:
         """The ack topics to subscribe to (one per device id); remembered as subscribed."""
@@ -148,13 +148,11 @@ class Forwarder:
                 )
         except OutboxError as exc:  # the events stay; the gateway confirms them again
             self.failed_acks += 1
-            log = logger.debug if str(exc) == self._ack_error else logger.error
+            log = logger.error if self._ack_streak.failed(str(exc)) else logger.debug
             log("site=%s could not apply ack on %s: %s", self.site, topic, exc)
-            self._ack_error = str(exc)
             return
-        if self._ack_error is not None:
+        if self._ack_streak.recovered() is not None:
             logger.info("site=%s acks apply again (%d failed)", self.site, self.failed_acks)
-            self._ack_error = None
         self.acked += deleted
         logger.debug(
             "site=%s ack on %s: %d ids, %d deleted", self.site, topic, len(ack.ids), deleted
